@@ -2,7 +2,7 @@
 // CIDR library functions (isIP, ip, isCIDR, cidr, family, containsIP, ...) that the rules use. The same
 // rule text goes into the CRDs, so a real API server and this process enforce the same thing.
 import { Environment } from '@marcbachmann/cel-js';
-import { cidrContainsIp, type Cidr, isCidr, isIp, parseCidr, parseIp } from '../ipam/ip.js';
+import { type Cidr, cidrContainsIp, isCidr, isIp, parseCidr, parseIp } from '../ipam/ip.js';
 
 class CelIP {
   constructor(
@@ -37,8 +37,13 @@ const env = new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregat
   .registerFunction('cidr(string): net.CIDR', (s: string) => new CelCIDR(parseCidr(s)))
   .registerFunction('net.CIDR.ip(): net.IP', (c: CelCIDR) => toIP(c.cidr.text.split('/')[0]!))
   .registerFunction('net.CIDR.prefixLength(): int', (c: CelCIDR) => BigInt(c.cidr.prefixLength))
-  .registerFunction('net.CIDR.containsIP(string): bool', (c: CelCIDR, s: string) => isIp(s) && cidrContainsIp(c.cidr, s))
-  .registerFunction('net.CIDR.containsIP(net.IP): bool', (c: CelCIDR, ip: CelIP) => cidrContainsIp(c.cidr, ip.text));
+  .registerFunction(
+    'net.CIDR.containsIP(string): bool',
+    (c: CelCIDR, s: string) => isIp(s) && cidrContainsIp(c.cidr, s),
+  )
+  .registerFunction('net.CIDR.containsIP(net.IP): bool', (c: CelCIDR, ip: CelIP) =>
+    cidrContainsIp(c.cidr, ip.text),
+  );
 
 type Compiled = (ctx: Record<string, unknown>) => unknown;
 const cache = new Map<string, Compiled>();
@@ -77,6 +82,7 @@ export function evaluateRule(rule: string, self: unknown, oldSelf?: unknown): bo
   const ctx: Record<string, unknown> = { self: toCelValue(self) };
   if (oldSelf !== undefined) ctx['oldSelf'] = toCelValue(oldSelf);
   const result = compile(rule)(ctx);
-  if (typeof result !== 'boolean') throw new Error(`CEL rule ${JSON.stringify(rule)} returned ${typeof result}`);
+  if (typeof result !== 'boolean')
+    throw new Error(`CEL rule ${JSON.stringify(rule)} returned ${typeof result}`);
   return result;
 }

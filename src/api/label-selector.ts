@@ -22,9 +22,18 @@ export function selectorProblems(sel: LabelSelector | undefined): { field: strin
         message: `Unsupported value: ${JSON.stringify(req.operator)}: supported values: "In", "NotIn", "Exists", "DoesNotExist"`,
       });
     } else if ((req.operator === 'In' || req.operator === 'NotIn') && (req.values ?? []).length === 0) {
-      out.push({ field: `${at}.values`, message: `Required value: must be specified when operator is ${req.operator}` });
-    } else if ((req.operator === 'Exists' || req.operator === 'DoesNotExist') && (req.values ?? []).length > 0) {
-      out.push({ field: `${at}.values`, message: `Forbidden: may not be specified when operator is ${req.operator}` });
+      out.push({
+        field: `${at}.values`,
+        message: `Required value: must be specified when operator is ${req.operator}`,
+      });
+    } else if (
+      (req.operator === 'Exists' || req.operator === 'DoesNotExist') &&
+      (req.values ?? []).length > 0
+    ) {
+      out.push({
+        field: `${at}.values`,
+        message: `Forbidden: may not be specified when operator is ${req.operator}`,
+      });
     }
   });
   return out;

@@ -1,10 +1,10 @@
 // Rules that need only the object itself but that the schema cannot express: the per-object part of
 // upstream's webhook checks (W4–W8, W16, W18, W22 parsing), node selector operators, and the fields of
 // features this implementation does not support yet (rejected, never silently ignored).
-import { cidrsOverlap, isCidr, isIp, parseCidr, parseIp, formatIp } from '../ipam/ip.js';
-import type { FieldProblem } from './schema-walk.js';
+import { cidrsOverlap, formatIp, isCidr, isIp, parseCidr, parseIp } from '../ipam/ip.js';
 import { selectorProblems } from './label-selector.js';
 import { routeTargetProblem } from './route-target.js';
+import type { FieldProblem } from './schema-walk.js';
 import type {
   L2VNISpec,
   L3PassthroughSpec,
@@ -58,7 +58,10 @@ function underlayRules(name: string, spec: UnderlaySpec): FieldProblem[] {
       });
     });
     if (n.password !== undefined && n.passwordSecret !== undefined) {
-      out.push({ field: `spec.neighbors[${i}]`, message: 'password and passwordSecret cannot be set together' });
+      out.push({
+        field: `spec.neighbors[${i}]`,
+        message: 'password and passwordSecret cannot be set together',
+      });
     }
   });
 
@@ -74,7 +77,9 @@ function underlayRules(name: string, spec: UnderlaySpec): FieldProblem[] {
     }
     seenAddresses.add(canonical);
   });
-  const ifaceNames = spec.interfaces.map((i) => i.networkDevice?.interfaceName ?? i.cniDevice?.interfaceName ?? 'net1');
+  const ifaceNames = spec.interfaces.map(
+    (i) => i.networkDevice?.interfaceName ?? i.cniDevice?.interfaceName ?? 'net1',
+  );
   const dupIface = firstDuplicate(ifaceNames);
   if (dupIface) {
     out.push({
@@ -84,7 +89,10 @@ function underlayRules(name: string, spec: UnderlaySpec): FieldProblem[] {
   }
   if (spec.routerIDCIDR !== undefined) {
     if (!isCidr(spec.routerIDCIDR) || parseCidr(spec.routerIDCIDR).family !== 4) {
-      out.push({ field: 'spec.routerIDCIDR', message: `invalid router id pool ${JSON.stringify(spec.routerIDCIDR)}: must be an IPv4 CIDR` });
+      out.push({
+        field: 'spec.routerIDCIDR',
+        message: `invalid router id pool ${JSON.stringify(spec.routerIDCIDR)}: must be an IPv4 CIDR`,
+      });
     }
   }
   return out;
@@ -97,9 +105,15 @@ function localCidrRules(local: LocalCIDR, field: string, owner: string): FieldPr
     if (value === undefined) continue;
     const want = family === 'ipv4' ? 4 : 6;
     if (!isCidr(value)) {
-      out.push({ field: `${field}.${family}`, message: `invalid local CIDR ${value} for ${owner}: not a valid CIDR` });
+      out.push({
+        field: `${field}.${family}`,
+        message: `invalid local CIDR ${value} for ${owner}: not a valid CIDR`,
+      });
     } else if (parseCidr(value).family !== want) {
-      out.push({ field: `${field}.${family}`, message: `invalid local CIDR ${value} for ${owner}: not an IPv${want} CIDR` });
+      out.push({
+        field: `${field}.${family}`,
+        message: `invalid local CIDR ${value} for ${owner}: not an IPv${want} CIDR`,
+      });
     }
   }
   return out;
@@ -110,10 +124,15 @@ function l3vniRules(name: string, spec: L3VNISpec): FieldProblem[] {
   for (const list of ['importRTs', 'exportRTs'] as const) {
     spec[list]?.forEach((rt, i) => {
       const problem = routeTargetProblem(rt);
-      if (problem) out.push({ field: `spec.${list}[${i}]`, message: `invalid route targets for vni ${JSON.stringify(name)}: ${problem}` });
+      if (problem)
+        out.push({
+          field: `spec.${list}[${i}]`,
+          message: `invalid route targets for vni ${JSON.stringify(name)}: ${problem}`,
+        });
     });
   }
-  if (spec.hostSession) out.push(...localCidrRules(spec.hostSession.localCIDR, 'spec.hostSession.localCIDR', `vni ${name}`));
+  if (spec.hostSession)
+    out.push(...localCidrRules(spec.hostSession.localCIDR, 'spec.hostSession.localCIDR', `vni ${name}`));
   return out;
 }
 
@@ -125,9 +144,15 @@ function l2vniRules(name: string, spec: L2VNISpec): FieldProblem[] {
   const bad = gws.find((g) => !isCidr(g));
   const shown = `[${gws.join(' ')}]`;
   if (bad !== undefined) {
-    out.push({ field: 'spec.gatewayIPs', message: `invalid gatewayIPs for vni ${JSON.stringify(name)} = ${shown}: ${bad} is not a valid IP/prefix` });
+    out.push({
+      field: 'spec.gatewayIPs',
+      message: `invalid gatewayIPs for vni ${JSON.stringify(name)} = ${shown}: ${bad} is not a valid IP/prefix`,
+    });
   } else if (gws.length === 2 && parseCidr(gws[0]!).family === parseCidr(gws[1]!).family) {
-    out.push({ field: 'spec.gatewayIPs', message: `invalid gatewayIPs for vni ${JSON.stringify(name)} = ${shown}: two gateway IPs must be one IPv4 and one IPv6` });
+    out.push({
+      field: 'spec.gatewayIPs',
+      message: `invalid gatewayIPs for vni ${JSON.stringify(name)} = ${shown}: two gateway IPs must be one IPv4 and one IPv6`,
+    });
   }
   return out;
 }
@@ -137,7 +162,9 @@ function passthroughRules(name: string, spec: L3PassthroughSpec): FieldProblem[]
 }
 
 function rawRules(spec: RawFRRConfigSpec): FieldProblem[] {
-  return spec.rawConfig.trim() === '' ? [{ field: 'spec.rawConfig', message: 'rawConfig must not be empty' }] : [];
+  return spec.rawConfig.trim() === ''
+    ? [{ field: 'spec.rawConfig', message: 'rawConfig must not be empty' }]
+    : [];
 }
 
 /** Problems of one schema-valid, defaulted object. */

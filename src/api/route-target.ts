@@ -1,18 +1,20 @@
 // Route-target syntax (ASN:NN or A.B.C.D:NN), with upstream's messages.
-import { isIp, ipFamily } from '../ipam/ip.js';
+import { ipFamily, isIp } from '../ipam/ip.js';
 
 const UINT32_MAX = 4294967295;
 
 /** Returns undefined when `rt` is a valid route target, else the reason. */
 export function routeTargetProblem(rt: string): string | undefined {
   const parts = rt.split(':');
-  if (parts.length !== 2) return `RT ${JSON.stringify(rt)} must have one of the following formats: 'ASN:MN' or 'IPv4Address:MN'`;
+  if (parts.length !== 2)
+    return `RT ${JSON.stringify(rt)} must have one of the following formats: 'ASN:MN' or 'IPv4Address:MN'`;
   const [admin, assigned] = parts as [string, string];
   if (admin.includes('.')) {
     if (!isIp(admin) || ipFamily(admin) !== 4) {
       return `RT format must have A.B.C.D:MN where A.B.C.D is a valid IPv4 address: ${rt}`;
     }
-    if (!/^\d+$/.test(assigned) || Number(assigned) > 65535) return `RT format must have A.B.C.D:MN where MN <= 65535: ${rt}`;
+    if (!/^\d+$/.test(assigned) || Number(assigned) > 65535)
+      return `RT format must have A.B.C.D:MN where MN <= 65535: ${rt}`;
     return undefined;
   }
   if (!/^\d+$/.test(admin) || Number(admin) > UINT32_MAX) return `RT format must have ASN:MN: ${rt}`;

@@ -1,8 +1,8 @@
 // Walks a value together with its structural schema: unknown fields, defaults, list-map keys and the
 // CEL rules attached to each node. Structural checks (types, bounds, enums, patterns) are ajv's job.
 import { evaluateRule, ruleUsesOldSelf } from './cel.js';
-import type { CelRule } from './schema/common.js';
 import { childPath } from './issues.js';
+import type { CelRule } from './schema/common.js';
 
 export interface JsonSchema {
   type?: string;
@@ -80,7 +80,10 @@ export function listKeyProblems(schema: JsonSchema, value: unknown, path: string
         seen.add(id);
       });
     }
-    if (schema.items) value.forEach((item, i) => out.push(...listKeyProblems(schema.items!, item, childPath(path, i))));
+    if (schema.items)
+      value.forEach((item, i) => {
+        out.push(...listKeyProblems(schema.items!, item, childPath(path, i)));
+      });
   } else if (isPlainObject(value) && schema.properties) {
     for (const [key, sub] of Object.entries(schema.properties)) {
       if (value[key] !== undefined) out.push(...listKeyProblems(sub, value[key], childPath(path, key)));
@@ -93,7 +96,12 @@ export function listKeyProblems(schema: JsonSchema, value: unknown, path: string
  * Evaluates every x-kubernetes-validations rule whose node is present. Transition rules (those using
  * oldSelf) run only when an old value exists at the same path, as on an API server UPDATE.
  */
-export function celProblems(schema: JsonSchema, value: unknown, path: string, oldValue?: unknown): FieldProblem[] {
+export function celProblems(
+  schema: JsonSchema,
+  value: unknown,
+  path: string,
+  oldValue?: unknown,
+): FieldProblem[] {
   const out: FieldProblem[] = [];
   if (value === undefined) return out;
   for (const r of schema['x-kubernetes-validations'] ?? []) {
@@ -103,7 +111,10 @@ export function celProblems(schema: JsonSchema, value: unknown, path: string, ol
     try {
       ok = evaluateRule(r.rule, value, transition ? oldValue : undefined);
     } catch (err) {
-      out.push({ field: path, message: `rule ${JSON.stringify(r.rule)} could not be evaluated: ${(err as Error).message}` });
+      out.push({
+        field: path,
+        message: `rule ${JSON.stringify(r.rule)} could not be evaluated: ${(err as Error).message}`,
+      });
       continue;
     }
     if (!ok) out.push({ field: path, message: r.message });
@@ -116,7 +127,9 @@ export function celProblems(schema: JsonSchema, value: unknown, path: string, ol
   } else if (Array.isArray(value) && schema.items) {
     // List items are correlated with old items only for map lists (by key), as Kubernetes does;
     // none of our transition rules sit below a list, so items never see oldSelf here.
-    value.forEach((item, i) => out.push(...celProblems(schema.items!, item, childPath(path, i))));
+    value.forEach((item, i) => {
+      out.push(...celProblems(schema.items!, item, childPath(path, i)));
+    });
   }
   return out;
 }

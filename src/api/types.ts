@@ -66,7 +66,7 @@ export function nsName(m: ObjectMeta): string {
   return m.namespace ? `${m.namespace}/${m.name}` : m.name;
 }
 
-export type { UnderlaySpec, L3VNISpec, L2VNISpec, L3PassthroughSpec, L3VPNSpec, RawFRRConfigSpec };
-export type { Neighbor, BFDSettings, UnderlayInterface } from './schema/underlay.js';
 export type { HostSession, LocalCIDR } from './schema/hostsession.js';
+export type { BFDSettings, Neighbor, UnderlayInterface } from './schema/underlay.js';
 export type { HostMaster } from './schema/vni.js';
+export type { L2VNISpec, L3PassthroughSpec, L3VNISpec, L3VPNSpec, RawFRRConfigSpec, UnderlaySpec };

@@ -3,8 +3,8 @@
 // then the per-object rules the schema cannot express. All problems are reported, not just the first.
 import { Type } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
-import { API_VERSION, GROUP, isKindName, KINDS, type KindName } from './kinds.js';
 import { childPath, type ValidationIssue } from './issues.js';
+import { API_VERSION, GROUP, isKindName, KINDS, type KindName } from './kinds.js';
 import { objectRules } from './object-rules.js';
 import { Metadata } from './schema/common.js';
 import {
@@ -68,9 +68,15 @@ function describeAjvError(e: ErrorObject): FieldProblem {
         message: `Unsupported value: ${shown}: supported values: ${(p['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
       };
     case 'minimum':
-      return { field, message: `Invalid value: ${shown}: must be greater than or equal to ${String(p['limit'])}` };
+      return {
+        field,
+        message: `Invalid value: ${shown}: must be greater than or equal to ${String(p['limit'])}`,
+      };
     case 'maximum':
-      return { field, message: `Invalid value: ${shown}: must be less than or equal to ${String(p['limit'])}` };
+      return {
+        field,
+        message: `Invalid value: ${shown}: must be less than or equal to ${String(p['limit'])}`,
+      };
     case 'minLength':
       return { field, message: `Invalid value: ${shown}: must be at least ${String(p['limit'])} chars long` };
     case 'maxLength':
@@ -80,7 +86,10 @@ function describeAjvError(e: ErrorObject): FieldProblem {
     case 'minItems':
       return { field, message: `Invalid value: must have at least ${String(p['limit'])} items` };
     case 'maxItems':
-      return { field, message: `Too many: ${(e.data as unknown[]).length}: must have at most ${String(p['limit'])} items` };
+      return {
+        field,
+        message: `Too many: ${(e.data as unknown[]).length}: must have at most ${String(p['limit'])} items`,
+      };
     default:
       return { field, message: e.message ?? e.keyword };
   }
@@ -100,7 +109,10 @@ function str(v: unknown): string | undefined {
  * Validates one decoded document. `old` is the stored object on an UPDATE (enables transition rules
  * such as immutability); omit it for CREATE and for files.
  */
-export function validateObject(doc: unknown, opts: { source?: SourceRef; old?: RoutingObject } = {}): ObjectValidation {
+export function validateObject(
+  doc: unknown,
+  opts: { source?: SourceRef; old?: RoutingObject } = {},
+): ObjectValidation {
   const isObj = doc !== null && typeof doc === 'object' && !Array.isArray(doc);
   const raw = (isObj ? doc : {}) as Record<string, unknown>;
   const meta = (raw['metadata'] ?? {}) as Record<string, unknown>;
@@ -115,17 +127,23 @@ export function validateObject(doc: unknown, opts: { source?: SourceRef; old?: R
 
   if (!isObj) return { issues: [issue({ field: '', message: 'document is not a YAML mapping (object)' })] };
   const apiVersion = str(raw['apiVersion']);
-  if (apiVersion === undefined) return { issues: [issue({ field: 'apiVersion', message: 'Required value' })] };
-  if (str(raw['kind']) === undefined) return { issues: [issue({ field: 'kind', message: 'Required value' })] };
+  if (apiVersion === undefined)
+    return { issues: [issue({ field: 'apiVersion', message: 'Required value' })] };
+  if (str(raw['kind']) === undefined)
+    return { issues: [issue({ field: 'kind', message: 'Required value' })] };
   if (apiVersion !== API_VERSION || !isKindName(kindText)) {
-    const hint =
-      apiVersion.startsWith('openpe.openperouter.github.io/')
-        ? `; the API group was renamed to ${GROUP}: re-create the object with apiVersion ${API_VERSION} and the current field names`
-        : apiVersion.split('/')[0] === GROUP
-          ? `; the kinds of ${API_VERSION} are ${Object.keys(KINDS).join(', ')}`
-          : '; not an openperouter object';
+    const hint = apiVersion.startsWith('openpe.openperouter.github.io/')
+      ? `; the API group was renamed to ${GROUP}: re-create the object with apiVersion ${API_VERSION} and the current field names`
+      : apiVersion.split('/')[0] === GROUP
+        ? `; the kinds of ${API_VERSION} are ${Object.keys(KINDS).join(', ')}`
+        : '; not an openperouter object';
     return {
-      issues: [issue({ field: '', message: `no matches for kind ${JSON.stringify(kindText)} in version ${JSON.stringify(apiVersion)}${hint}` })],
+      issues: [
+        issue({
+          field: '',
+          message: `no matches for kind ${JSON.stringify(kindText)} in version ${JSON.stringify(apiVersion)}${hint}`,
+        }),
+      ],
     };
   }
 

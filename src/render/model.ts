@@ -118,7 +118,9 @@ export interface PassthroughConfig {
 }
 
 export interface NodeConfig {
-  node: Required<Pick<NodeFacts, 'name' | 'index' | 'hostname' | 'underlayMtu' | 'logLevel'>> & { labels: Record<string, string> };
+  node: Required<Pick<NodeFacts, 'name' | 'index' | 'hostname' | 'underlayMtu' | 'logLevel'>> & {
+    labels: Record<string, string>;
+  };
   underlay?: UnderlayConfig;
   /** Sorted by VRF name. */
   l3vnis: L3VNIConfig[];

@@ -2,7 +2,7 @@
 // source of truth: the TypeScript types (Static<>), the CRD openAPIV3Schema and in-process validation
 // all come from it. Only constructs a structural schema allows are used (no anyOf/oneOf unions for
 // enums: `enum` on a string type instead).
-import { type TSchema, Type, type TUnsafe } from '@sinclair/typebox';
+import { type TSchema, type TUnsafe, Type } from '@sinclair/typebox';
 
 export interface CelRule {
   rule: string;
@@ -50,7 +50,12 @@ export function StringEnum<const T extends readonly string[]>(
 
 export function Int64(opts: K8sOptions & { minimum?: number; maximum?: number } = {}) {
   const { minimum, maximum, ...rest } = opts;
-  return Type.Integer({ format: 'int64', ...(minimum !== undefined ? { minimum } : {}), ...(maximum !== undefined ? { maximum } : {}), ...k8s(rest) });
+  return Type.Integer({
+    format: 'int64',
+    ...(minimum !== undefined ? { minimum } : {}),
+    ...(maximum !== undefined ? { maximum } : {}),
+    ...k8s(rest),
+  });
 }
 
 export function Int32(opts: K8sOptions & { minimum?: number; maximum?: number; enum?: number[] } = {}) {
@@ -64,7 +69,9 @@ export function Int32(opts: K8sOptions & { minimum?: number; maximum?: number; e
   });
 }
 
-export function Str(opts: K8sOptions & { minLength?: number; maxLength?: number; pattern?: string; format?: string } = {}) {
+export function Str(
+  opts: K8sOptions & { minLength?: number; maxLength?: number; pattern?: string; format?: string } = {},
+) {
   const { minLength, maxLength, pattern, format, ...rest } = opts;
   return Type.String({
     ...(minLength !== undefined ? { minLength } : {}),
@@ -79,7 +86,10 @@ export function Obj<P extends Record<string, TSchema>>(properties: P, opts: K8sO
   return Type.Object(properties, k8s(opts));
 }
 
-export function List<T extends TSchema>(items: T, opts: K8sOptions & { minItems?: number; maxItems?: number } = {}) {
+export function List<T extends TSchema>(
+  items: T,
+  opts: K8sOptions & { minItems?: number; maxItems?: number } = {},
+) {
   const { minItems, maxItems, ...rest } = opts;
   return Type.Array(items, {
     ...(minItems !== undefined ? { minItems } : {}),
@@ -90,12 +100,19 @@ export function List<T extends TSchema>(items: T, opts: K8sOptions & { minItems?
 
 /** map[string]string, spelled the structural way (additionalProperties, not patternProperties). */
 export function StringMap(opts: K8sOptions = {}) {
-  return Type.Unsafe<Record<string, string>>({ type: 'object', additionalProperties: { type: 'string' }, ...k8s(opts) });
+  return Type.Unsafe<Record<string, string>>({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    ...k8s(opts),
+  });
 }
 
 /** A free-form JSON object kept as written (CNI configuration). */
 export function FreeForm(opts: K8sOptions = {}) {
-  return Type.Unsafe<Record<string, unknown>>({ type: 'object', ...k8s({ ...opts, preserveUnknownFields: true }) });
+  return Type.Unsafe<Record<string, unknown>>({
+    type: 'object',
+    ...k8s({ ...opts, preserveUnknownFields: true }),
+  });
 }
 
 export const Opt = Type.Optional;

@@ -27,7 +27,10 @@ export const HostSession = Obj(
   {
     celRules: [
       { rule: 'has(self.hostASN) || has(self.hostType)', message: 'either HostASN or HostType must be set' },
-      { rule: '!(has(self.hostASN) && has(self.hostType))', message: 'HostASN and HostType cannot be set together' },
+      {
+        rule: '!(has(self.hostASN) && has(self.hostType))',
+        message: 'HostASN and HostType cannot be set together',
+      },
     ],
   },
 );

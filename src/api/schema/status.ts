@@ -3,7 +3,14 @@ import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
 import { Int64, List, Obj, Opt, Str, StringEnum } from './common.js';
 
-export const FailedResourceKinds = ['Underlay', 'L2VNI', 'L3VNI', 'FrrConfiguration', 'L3Passthrough', 'RawFRRConfig'] as const;
+export const FailedResourceKinds = [
+  'Underlay',
+  'L2VNI',
+  'L3VNI',
+  'FrrConfiguration',
+  'L3Passthrough',
+  'RawFRRConfig',
+] as const;
 export const FailedResourceReasons = [
   'ValidationFailed',
   'DependencyFailed',
@@ -21,7 +28,8 @@ export const FailedResource = Obj({
 export const Condition = Obj({
   type: Str({
     maxLength: 316,
-    pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
+    pattern:
+      '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
   }),
   status: StringEnum(['True', 'False', 'Unknown']),
   reason: Str({ minLength: 1, maxLength: 1024, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$' }),

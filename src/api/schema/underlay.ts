@@ -14,7 +14,13 @@ import {
 } from './common.js';
 
 const ifaceName = (description: string, defaultValue?: string) =>
-  Str({ minLength: 1, maxLength: 15, pattern: '^[a-zA-Z][a-zA-Z0-9._-]*$', description, default: defaultValue });
+  Str({
+    minLength: 1,
+    maxLength: 15,
+    pattern: '^[a-zA-Z][a-zA-Z0-9._-]*$',
+    description,
+    default: defaultValue,
+  });
 
 export const NetworkDevice = Obj({
   interfaceName: ifaceName(
@@ -137,7 +143,9 @@ export const Neighbor = Obj(
     port: Opt(Int32({ minimum: 0, maximum: 16384, description: 'Remote TCP port; FRR default 179.' })),
     password: Opt(Str({ maxLength: 128, pattern: '^\\S+$', description: 'TCP-MD5 password.' })),
     passwordSecret: Opt(
-      Str({ description: 'Name of a kubernetes.io/basic-auth Secret whose key "password" holds the password.' }),
+      Str({
+        description: 'Name of a kubernetes.io/basic-auth Secret whose key "password" holds the password.',
+      }),
     ),
     holdTimeSeconds: Opt(Int64({ description: 'BGP hold time; FRR default 180.' })),
     keepaliveTimeSeconds: Opt(Int64({ description: 'BGP keepalive; FRR default 60.' })),
@@ -185,7 +193,8 @@ export const Neighbor = Obj(
       },
       {
         rule: "!has(self.interface) || !has(self.addressFamilies) || !self.addressFamilies.exists(f, f.type == 'ipv4vpn' || f.type == 'ipv6vpn')",
-        message: 'ipv4vpn and ipv6vpn address families are not supported for unnumbered (interface) neighbors',
+        message:
+          'ipv4vpn and ipv6vpn address families are not supported for unnumbered (interface) neighbors',
       },
       {
         rule: "!has(self.addressFamilies) || !self.addressFamilies.exists(f, f.type == 'ipv4vpn' || f.type == 'ipv6vpn') || has(self.interface) || (has(self.address) && isIP(self.address) && ip(self.address).family() == 6)",
@@ -238,7 +247,9 @@ export const RouteReflector = Obj({
       minLength: 7,
       maxLength: 15,
       default: '192.0.2.1',
-      celRules: [{ rule: 'isIP(self) && ip(self).family() == 4', message: 'clusterID must be a valid IPv4 address' }],
+      celRules: [
+        { rule: 'isIP(self) && ip(self).family() == 4', message: 'clusterID must be a valid IPv4 address' },
+      ],
     }),
   ),
 });
@@ -246,7 +257,9 @@ export const RouteReflector = Obj({
 export const ISISInterface = Obj({
   name: Str({ minLength: 1, maxLength: 15, celRules: interfaceNameRules }),
   ipFamily: Opt(StringEnum(['IPv4', 'IPv6', 'DualStack'])),
-  features: Opt(List(StringEnum(['passive'], { minLength: 1, maxLength: 128 }), { maxItems: 32, listType: 'atomic' })),
+  features: Opt(
+    List(StringEnum(['passive'], { minLength: 1, maxLength: 128 }), { maxItems: 32, listType: 'atomic' }),
+  ),
 });
 
 export const ISIS = Obj({
@@ -261,7 +274,10 @@ export const ISIS = Obj({
     ],
   }),
   features: Opt(
-    List(StringEnum(['advertisePassiveOnly'], { minLength: 1, maxLength: 128 }), { maxItems: 32, listType: 'atomic' }),
+    List(StringEnum(['advertisePassiveOnly'], { minLength: 1, maxLength: 128 }), {
+      maxItems: 32,
+      listType: 'atomic',
+    }),
   ),
   interfaces: Opt(List(ISISInterface, { maxItems: 128, listType: 'map', listMapKeys: ['name'] })),
   level: Opt(Int32({ enum: [1, 2] })),
@@ -273,7 +289,9 @@ export const SRV6 = Obj({
     basePrefix: Str({
       minLength: 1,
       maxLength: 43,
-      celRules: [{ rule: 'isCIDR(self) && cidr(self).ip().family() == 6', message: 'prefix must be an IPv6 CIDR' }],
+      celRules: [
+        { rule: 'isCIDR(self) && cidr(self).ip().family() == 6', message: 'prefix must be an IPv6 CIDR' },
+      ],
     }),
     format: StringEnum(['usid-f3216'], { minLength: 1, maxLength: 40 }),
   }),
@@ -282,9 +300,16 @@ export const SRV6 = Obj({
 export const UnderlaySpec = Obj(
   {
     nodeSelector: Opt(LabelSelector),
-    asn: Int64({ minimum: 1, maximum: 4294967295, description: 'Local AS of the router default BGP instance.' }),
+    asn: Int64({
+      minimum: 1,
+      maximum: 4294967295,
+      description: 'Local AS of the router default BGP instance.',
+    }),
     routerIDCIDR: Opt(
-      Str({ default: '10.0.0.0/24', description: 'Pool of per-node router ids: node index i gets host i+1.' }),
+      Str({
+        default: '10.0.0.0/24',
+        description: 'Pool of per-node router ids: node index i gets host i+1.',
+      }),
     ),
     neighbors: List(Neighbor, { minItems: 1, maxItems: 128, listType: 'atomic' }),
     interfaces: List(UnderlayInterface, {
@@ -293,7 +318,8 @@ export const UnderlaySpec = Obj(
       celRules: [
         {
           rule: 'self.all(i, i.type == self[0].type)',
-          message: 'all interfaces must be of the same type, mixing NetworkDevice and CNIDevice is not supported',
+          message:
+            'all interfaces must be of the same type, mixing NetworkDevice and CNIDevice is not supported',
         },
       ],
     }),

@@ -16,14 +16,20 @@ const vxlanPort = () => Opt(Int32({ default: 4789, description: 'VXLAN UDP port.
 const underlayAddressFamily = () =>
   Opt(
     StringEnum(['IPv4', 'IPv6'], {
-      description: 'Tunnel endpoint family used as VXLAN source; default IPv4 if the node has one, else IPv6.',
+      description:
+        'Tunnel endpoint family used as VXLAN source; default IPv4 if the node has one, else IPv6.',
     }),
   );
 
 export const L3VNISpec = Obj(
   {
     nodeSelector: Opt(LabelSelector),
-    vrf: Str({ minLength: 1, maxLength: 15, pattern: '^[a-zA-Z][a-zA-Z0-9_-]*$', description: 'Linux VRF name.' }),
+    vrf: Str({
+      minLength: 1,
+      maxLength: 15,
+      pattern: '^[a-zA-Z][a-zA-Z0-9_-]*$',
+      description: 'Linux VRF name.',
+    }),
     vni: vni('L3 VNI; unique per node across L3VNIs and L2VNIs.'),
     vxlanPort: vxlanPort(),
     underlayAddressFamily: underlayAddressFamily(),
@@ -47,7 +53,9 @@ const bridgeConfig = () =>
       lifecycle: StringEnum(['Managed', 'External'], {
         description: 'Managed: the agent owns bridge br-hs-<VNI>. External: attach to an existing bridge.',
       }),
-      name: Opt(Str({ maxLength: 15, pattern: '^[a-zA-Z][a-zA-Z0-9_-]*$', description: 'Existing bridge name.' })),
+      name: Opt(
+        Str({ maxLength: 15, pattern: '^[a-zA-Z][a-zA-Z0-9_-]*$', description: 'Existing bridge name.' }),
+      ),
     },
     {
       celRules: [
@@ -69,7 +77,8 @@ export const HostMaster = Obj(
     celRules: [
       {
         rule: "(self.type == 'LinuxBridge') == has(self.linuxBridge) && (self.type == 'OVSBridge') == has(self.ovsBridge)",
-        message: "type/config mismatch: 'LinuxBridge' requires linuxBridge field, 'OVSBridge' requires ovsBridge field",
+        message:
+          "type/config mismatch: 'LinuxBridge' requires linuxBridge field, 'OVSBridge' requires ovsBridge field",
       },
     ],
   },
@@ -109,7 +118,8 @@ export const L2VNISpec = Obj(
       List(Type.String(), {
         maxItems: 2,
         listType: 'atomic',
-        description: 'Anycast gateway addresses (IP/prefix) on the router-side bridge, at most one per family.',
+        description:
+          'Anycast gateway addresses (IP/prefix) on the router-side bridge, at most one per family.',
         celRules: [{ rule: 'self == oldSelf', message: 'GatewayIPs cannot be changed' }],
       }),
     ),
@@ -151,7 +161,9 @@ export const L3VPNSpec = Obj(
 
 export const RawFRRConfigSpec = Obj({
   nodeSelector: Opt(LabelSelector),
-  priority: Opt(Int32({ minimum: 0, default: 0, description: 'Snippets are appended in ascending priority.' })),
+  priority: Opt(
+    Int32({ minimum: 0, default: 0, description: 'Snippets are appended in ascending priority.' }),
+  ),
   rawConfig: Str({ minLength: 1, description: 'FRR configuration text appended after the generated one.' }),
 });
 
