@@ -34,10 +34,13 @@ export interface NodeRuleOptions {
   operatorNamespace?: string;
 }
 
-const byNamespaceName = <T extends RoutingObject>(a: T, b: T) =>
-  `${a.metadata.namespace ?? ''}/${a.metadata.name}`.localeCompare(
-    `${b.metadata.namespace ?? ''}/${b.metadata.name}`,
-  );
+// Plain code-unit order (as Go compares strings), never localeCompare: the winner of a duplicate must
+// not depend on the process locale (da_DK sorts "aa" after "z") nor on ICU's case folding ("B" < "a").
+const byNamespaceName = <T extends RoutingObject>(a: T, b: T) => {
+  const x = `${a.metadata.namespace ?? ''}/${a.metadata.name}`;
+  const y = `${b.metadata.namespace ?? ''}/${b.metadata.name}`;
+  return x < y ? -1 : x > y ? 1 : 0;
+};
 
 const sorted = <T extends RoutingObject>(xs: T[]) => [...xs].sort(byNamespaceName);
 
@@ -101,12 +104,14 @@ export function applyNodeRules(selected: ApiSnapshot, opts: NodeRuleOptions = {}
   let passthrough: L3Passthrough | undefined = passthroughs.length === 1 ? passthroughs[0] : undefined;
 
   // L3VPN is rejected per object (not supported yet); nothing reaches here. Keep the kind out.
-  for (const v of selected.l3vpns) fail(v, 'not supported yet: kind L3VPN');
+  for (const v of sorted(selected.l3vpns)) fail(v, 'not supported yet: kind L3VPN');
 
   const tunnelFamilies = new Set(
     (underlay?.spec.tunnelEndpoint?.cidrs ?? []).filter(isCidr).map((c) => parseCidr(c).family),
   );
   const tunnelProblem = (o: L3VNI | L2VNI): string | undefined => {
+    if (underlays.length > 1)
+      return `${underlays.length} Underlays select this node (see their entries): ${o.kind} ${o.metadata.name} needs exactly one`;
     if (!underlay)
       return `no Underlay selects this node: ${o.kind} ${o.metadata.name} needs one with a tunnelEndpoint`;
     if (tunnelFamilies.size === 0) {

@@ -9,13 +9,14 @@ export function routeTargetProblem(rt: string): string | undefined {
   if (parts.length !== 2)
     return `RT ${JSON.stringify(rt)} must have one of the following formats: 'ASN:MN' or 'IPv4Address:MN'`;
   const [admin, assigned] = parts as [string, string];
-  if (admin.includes('.')) {
-    if (!isIp(admin) || ipFamily(admin) !== 4) {
-      return `RT format must have A.B.C.D:MN where A.B.C.D is a valid IPv4 address: ${rt}`;
-    }
+  if (isIp(admin) && ipFamily(admin) === 4) {
     if (!/^\d+$/.test(assigned) || Number(assigned) > 65535)
       return `RT format must have A.B.C.D:MN where MN <= 65535: ${rt}`;
     return undefined;
+  }
+  // As upstream: only a dotted quad that is not an address (999.1.2.3) gets the IPv4 message; `a.b` is a bad ASN.
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(admin)) {
+    return `RT format must have A.B.C.D:MN where A.B.C.D is a valid IPv4 address: ${rt}`;
   }
   if (!/^\d+$/.test(admin) || Number(admin) > UINT32_MAX) return `RT format must have ASN:MN: ${rt}`;
   if (!/^\d+$/.test(assigned)) return `RT format must have ASN:MN where MN is a number: ${rt}`;

@@ -17,7 +17,7 @@ import {
 } from './schema-walk.js';
 import type { RoutingObject, SourceRef } from './types.js';
 
-const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
+const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false, verbose: true });
 
 /** The whole-object schema of a kind (apiVersion, kind, metadata, spec, status). */
 export function objectSchema(kind: KindName): JsonSchema {
@@ -96,7 +96,7 @@ function describeAjvError(e: ErrorObject): FieldProblem {
 }
 
 export interface ObjectValidation {
-  /** The defaulted object, present when the document is an object of a known kind. */
+  /** The defaulted object, present only when there are no issues (never for RouterNodeConfigurationStatus). */
   object?: RoutingObject;
   issues: ValidationIssue[];
 }

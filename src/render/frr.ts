@@ -41,10 +41,8 @@ function sessionLines(n: NeighborConfig): string[] {
   const out = [`neighbor ${id} remote-as ${n.remoteAs}`];
   if (n.port !== undefined) out.push(`neighbor ${id} port ${n.port}`);
   if (n.password !== undefined) out.push(`neighbor ${id} password ${n.password}`);
-  if (n.ebgpMultihop)
-    out.push(
-      `neighbor ${id} ebgp-multihop${n.ebgpMultihop.ttl !== undefined ? ` ${n.ebgpMultihop.ttl}` : ''}`,
-    );
+  // FRR prints a bare `ebgp-multihop` back as `ebgp-multihop 255` (its default TTL).
+  if (n.ebgpMultihop) out.push(`neighbor ${id} ebgp-multihop ${n.ebgpMultihop.ttl ?? 255}`);
   // IPv6 eBGP peers over a direct link: FRR's connected check fails for link-local next hops.
   if (n.family === 6 && !n.ibgp && !n.ebgpMultihop) out.push(`neighbor ${id} disable-connected-check`);
   if (n.extendedNexthop) out.push(`neighbor ${id} capability extended-nexthop`);
@@ -203,9 +201,13 @@ function bfdProfiles(t: Text, u: UnderlayConfig | undefined): void {
   t.add(0, 'bfd');
   for (const p of profiles) {
     t.add(1, `profile ${p.name}`);
-    if (p.detectMultiplier !== undefined) t.add(2, `detect-multiplier ${p.detectMultiplier}`);
-    if (p.receiveInterval !== undefined) t.add(2, `receive-interval ${p.receiveInterval}`);
-    if (p.transmitInterval !== undefined) t.add(2, `transmit-interval ${p.transmitInterval}`);
+    // Values equal to bfdd's defaults (3, 300 ms, 300 ms) are not printed back: omit them.
+    if (p.detectMultiplier !== undefined && p.detectMultiplier !== 3)
+      t.add(2, `detect-multiplier ${p.detectMultiplier}`);
+    if (p.receiveInterval !== undefined && p.receiveInterval !== 300)
+      t.add(2, `receive-interval ${p.receiveInterval}`);
+    if (p.transmitInterval !== undefined && p.transmitInterval !== 300)
+      t.add(2, `transmit-interval ${p.transmitInterval}`);
     if (p.passive) t.add(2, 'passive-mode');
     if (p.minimumTtl !== undefined) t.add(2, `minimum-ttl ${p.minimumTtl}`);
     t.add(1, 'exit');

@@ -13,7 +13,12 @@ export const isRoot: Prerequisite = () =>
   process.getuid?.() === 0 ? undefined : 'needs root (network namespaces, FRR daemons)';
 
 export const hasFrr: Prerequisite = () => {
-  for (const f of ['/usr/lib/frr/zebra', '/usr/lib/frr/bgpd', '/usr/lib/frr/frr-reload.py', '/usr/bin/vtysh']) {
+  for (const f of [
+    '/usr/lib/frr/zebra',
+    '/usr/lib/frr/bgpd',
+    '/usr/lib/frr/frr-reload.py',
+    '/usr/bin/vtysh',
+  ]) {
     if (!existsSync(f)) return `needs FRR (${f} missing; run scripts/install-system-deps.sh as root)`;
   }
   return undefined;

@@ -145,8 +145,11 @@ export const LabelSelector = Obj(
   },
 );
 
+// Every ObjectMeta field an API server may return, so that objects exported with `kubectl get -o yaml`
+// are not refused for "unknown field metadata.managedFields" and the like.
 export const Metadata = Type.Object({
-  name: Type.String(),
+  name: Type.String({ minLength: 1 }),
+  generateName: Opt(Type.String()),
   namespace: Opt(Type.String()),
   labels: Opt(StringMap()),
   annotations: Opt(StringMap()),
@@ -154,4 +157,10 @@ export const Metadata = Type.Object({
   resourceVersion: Opt(Type.String()),
   generation: Opt(Type.Integer()),
   creationTimestamp: Opt(Type.String()),
+  deletionTimestamp: Opt(Type.String()),
+  deletionGracePeriodSeconds: Opt(Type.Integer()),
+  selfLink: Opt(Type.String()),
+  finalizers: Opt(Type.Array(Type.String())),
+  ownerReferences: Opt(Type.Array(FreeForm())),
+  managedFields: Opt(Type.Array(FreeForm())),
 });

@@ -134,7 +134,7 @@ export const Neighbor = Obj(
         celRules: [
           { rule: 'isCIDR(self)', message: 'listenRange must be a valid CIDR' },
           {
-            rule: '!isCIDR(self) || !cidr(self).ip().isLinkLocalUnicast()',
+            rule: '!isCIDR(self) || cidr(self).ip().family() != 6 || !cidr(self).ip().isLinkLocalUnicast()',
             message: 'listenRange must not be an IPv6 link-local range',
           },
         ],
