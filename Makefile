@@ -8,7 +8,8 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 all: build
 
 node_modules/.stamp: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	@# npm ci rejects this lock file (npm 11 leaves other platforms' optional packages out); install does not.
+	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
 deps: node_modules/.stamp

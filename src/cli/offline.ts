@@ -65,8 +65,11 @@ function failureLines(nodeName: string, result: NodeResult): string[] {
  * Underlay (nothing would be applied, nothing is printed).
  */
 function renderCommand(o: NodeFlags, emit: (r: NodeResult) => string): void {
-  const loaded = loadManifests(o.file);
+  const loaded = loadManifests(o.file, { isExtra: (d) => nodeFactsFromNode(d) !== undefined });
   for (const i of loaded.issues) process.stderr.write(`${formatIssue(i)}\n`);
+  // A Node object of the same name among the manifests contributes its labels (flags win).
+  const node = loaded.extras.map((d) => nodeFactsFromNode(d)!).find((n) => n.name === o.nodeName);
+  if (node) o = { ...o, nodeLabel: { ...node.labels, ...o.nodeLabel } };
   const result = resolveNode(
     toSnapshot(loaded.objects),
     factsOf(o),

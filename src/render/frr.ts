@@ -98,10 +98,11 @@ function hostNeighbors(hs: HostSessionConfig): HostNeighbor[] {
 
 /**
  * A host session's neighbors in one unicast family. With a dual-stack pool each neighbor carries its
- * own family; a single-stack session carries both families (upstream's behaviour).
+ * own family; a single-stack VRF session carries both families (`crossFamily`, upstream's behaviour),
+ * while the passthrough's session carries only its own (upstream too).
  */
-function hostAfLines(neighbors: HostNeighbor[], family: 4 | 6): string[] {
-  const dual = neighbors.length > 1;
+function hostAfLines(neighbors: HostNeighbor[], family: 4 | 6, crossFamily: boolean): string[] {
+  const dual = neighbors.length > 1 || !crossFamily;
   const out: string[] = [];
   for (const h of neighbors) {
     if (dual && h.family !== family) continue;
@@ -160,8 +161,8 @@ function underlayBgp(t: Text, cfg: NodeConfig, u: UnderlayConfig): void {
     if (n.addressFamilies.includes('ipv4unicast')) v4.push(...fabricAfLines(n));
     if (n.addressFamilies.includes('ipv6unicast')) v6.push(...fabricAfLines(n));
   }
-  v4.push(...hostAfLines(pt, 4));
-  v6.push(...hostAfLines(pt, 6));
+  v4.push(...hostAfLines(pt, 4, false));
+  v6.push(...hostAfLines(pt, 6, false));
   t.af(1, 'ipv4 unicast', v4);
   t.af(1, 'ipv6 unicast', v6);
 
@@ -184,8 +185,8 @@ function vrfBgp(t: Text, u: UnderlayConfig, v: L3VNIConfig): void {
   t.add(1, ...hostSessionLines(hosts));
   const gw4 = v.gatewayNetworks.filter((g) => !g.includes(':')).map((g) => `network ${g}`);
   const gw6 = v.gatewayNetworks.filter((g) => g.includes(':')).map((g) => `network ${g}`);
-  t.af(1, 'ipv4 unicast', [...networksOf(hosts, 4), ...gw4, ...hostAfLines(hosts, 4)]);
-  t.af(1, 'ipv6 unicast', [...networksOf(hosts, 6), ...gw6, ...hostAfLines(hosts, 6)]);
+  t.af(1, 'ipv4 unicast', [...networksOf(hosts, 4), ...gw4, ...hostAfLines(hosts, 4, true)]);
+  t.af(1, 'ipv6 unicast', [...networksOf(hosts, 6), ...gw6, ...hostAfLines(hosts, 6, true)]);
   t.af(1, 'l2vpn evpn', [
     'advertise ipv4 unicast',
     'advertise ipv6 unicast',

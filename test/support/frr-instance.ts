@@ -11,9 +11,9 @@
 // `show running-config`, whatever `hostname X` says. `startFrr({ hostname })` runs every FRR process
 // (daemons, vtysh, frr-reload.py) in a private UTS namespace with that hostname, which models "the
 // renderer emits the hostname of the machine FRR runs on".
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname as osHostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -180,11 +180,41 @@ export function parseReloadTest(stdout: string): { toAdd: string[]; toDelete: st
 }
 
 const live = new Set<FrrInstance>();
+/** Temp directory of each live instance, by netns name (for the emergency cleanup). */
+const tmpDirs = new Map<string, string>();
 
 /** Stops every instance started by this process that is still running (for `after()` hooks). */
 export async function stopAllFrr(): Promise<void> {
   await Promise.all([...live].map((i) => i.stop()));
 }
+
+/**
+ * Last resort when the process exits with instances still running (a crashed test, an uncaught
+ * error): synchronously kill their daemons and remove their netns and directories.
+ */
+function emergencyCleanup(): void {
+  for (const i of live) {
+    for (const d of ALL_DAEMONS) {
+      try {
+        const pid = Number(readFileSync(join(i.runDir, `${d}.pid`), 'utf8').trim());
+        if (Number.isInteger(pid) && pid > 1) tryKill(pid, 'SIGKILL');
+      } catch {
+        // not started
+      }
+    }
+    try {
+      execFileSync('ip', ['netns', 'del', i.ns], { stdio: 'ignore', timeout: 5_000 });
+    } catch {
+      // already gone
+    }
+    rmSync(i.runDir, { recursive: true, force: true });
+    rmSync(`/etc/netns/${i.ns}`, { recursive: true, force: true });
+    const tmp = tmpDirs.get(i.ns);
+    if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
+  }
+  live.clear();
+}
+let emergencyHooked = false;
 
 function sanitizeLabel(name: string): string {
   const s = name
@@ -295,6 +325,7 @@ export async function startFrr(opts: StartFrrOptions = {}): Promise<FrrInstance>
       await rm(netnsEtc, { recursive: true, force: true });
       if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
       tmp = undefined;
+      tmpDirs.delete(ns);
       live.delete(instance);
     })();
     return stopping;
@@ -345,11 +376,16 @@ export async function startFrr(opts: StartFrrOptions = {}): Promise<FrrInstance>
     stop,
   };
   live.add(instance);
+  if (!emergencyHooked) {
+    emergencyHooked = true;
+    process.once('exit', emergencyCleanup);
+  }
 
   try {
     const uid = await lookupId('/etc/passwd', 'frr');
     const gid = await lookupId('/etc/group', 'frr');
     tmp = await mkdtemp(join(tmpdir(), `${ns}-`));
+    tmpDirs.set(ns, tmp);
     await mkdir(confDir, { recursive: true });
     await mkdir(runDir, { recursive: true });
     await writeFile(join(confDir, 'vtysh.conf'), 'service integrated-vtysh-config\n');
