@@ -13,7 +13,11 @@ class CelIP {
 }
 
 class CelCIDR {
-  constructor(readonly cidr: Cidr) {}
+  constructor(
+    readonly cidr: Cidr,
+    /** The address part as written: Kubernetes' cidr(...).ip() returns it unmasked. */
+    readonly address: string,
+  ) {}
 }
 
 const LINK_LOCAL_V6 = parseCidr('fe80::/10');
@@ -34,8 +38,8 @@ const env = new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregat
     cidrContainsIp(ip.family === 6 ? LINK_LOCAL_V6 : LINK_LOCAL_V4, ip.text),
   )
   .registerFunction('isCIDR(string): bool', (s: string) => isCidr(s))
-  .registerFunction('cidr(string): net.CIDR', (s: string) => new CelCIDR(parseCidr(s)))
-  .registerFunction('net.CIDR.ip(): net.IP', (c: CelCIDR) => toIP(c.cidr.text.split('/')[0]!))
+  .registerFunction('cidr(string): net.CIDR', (s: string) => new CelCIDR(parseCidr(s), s.split('/')[0]!))
+  .registerFunction('net.CIDR.ip(): net.IP', (c: CelCIDR) => toIP(c.address))
   .registerFunction('net.CIDR.prefixLength(): int', (c: CelCIDR) => BigInt(c.cidr.prefixLength))
   .registerFunction(
     'net.CIDR.containsIP(string): bool',

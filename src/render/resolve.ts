@@ -334,7 +334,7 @@ export function resolveNode(snapshot: ApiSnapshot, facts: NodeFacts, opts: Resol
     config: {
       node,
       underlay,
-      l3vnis: l3vnis.sort((a, b) => a.vrf.localeCompare(b.vrf)),
+      l3vnis: l3vnis.sort((a, b) => (a.vrf < b.vrf ? -1 : a.vrf > b.vrf ? 1 : 0)), // code-unit order, locale-free
       l2vnis: l2vnis.sort((a, b) => a.vni - b.vni),
       ...(passthrough ? { passthrough } : {}),
       rawFrr: raw,

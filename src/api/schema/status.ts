@@ -9,6 +9,7 @@ export const FailedResourceKinds = [
   'L3VNI',
   'FrrConfiguration',
   'L3Passthrough',
+  'L3VPN',
   'RawFRRConfig',
 ] as const;
 export const FailedResourceReasons = [
