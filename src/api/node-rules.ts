@@ -102,6 +102,17 @@ export function applyNodeRules(selected: ApiSnapshot, opts: NodeRuleOptions = {}
     for (const p of passthroughs) fail(p, "can't have more than one l3passthrough per node");
   }
   let passthrough: L3Passthrough | undefined = passthroughs.length === 1 ? passthroughs[0] : undefined;
+  // Without exactly one Underlay the passthrough has no BGP instance to live in: say so.
+  if (passthrough && !underlay) {
+    fail(
+      passthrough,
+      underlays.length > 1
+        ? `${underlays.length} Underlays select this node (see their entries): L3Passthrough ${passthrough.metadata.name} needs exactly one`
+        : `no Underlay selects this node: L3Passthrough ${passthrough.metadata.name} needs one`,
+      'DependencyFailed',
+    );
+    passthrough = undefined;
+  }
 
   // L3VPN is rejected per object (not supported yet); nothing reaches here. Keep the kind out.
   for (const v of sorted(selected.l3vpns)) fail(v, 'not supported yet: kind L3VPN');
