@@ -191,3 +191,52 @@ export function objectRules(o: RoutingObject): FieldProblem[] {
 export function poolsOverlap(a: string, b: string): boolean {
   return cidrsOverlap(parseCidr(a), parseCidr(b));
 }
+
+/**
+ * Immutability that the CEL transition rules cannot see (upstream enforces these in its webhook on
+ * UPDATE): an L3VNI cannot gain or lose its hostSession (W14), an L2VNI cannot gain or lose gateway
+ * IPs (W15), an underlay interface keeps its type while it keeps its name (W10).
+ */
+export function updateRules(old: RoutingObject, o: RoutingObject): FieldProblem[] {
+  if (old.kind !== o.kind)
+    return [{ field: 'kind', message: `kind cannot change from ${old.kind} to ${o.kind}` }];
+  switch (o.kind) {
+    case 'L3VNI':
+    case 'L3VPN': {
+      const before = (old.spec as { hostSession?: unknown }).hostSession !== undefined;
+      const after = o.spec.hostSession !== undefined;
+      return before === after
+        ? []
+        : [{ field: 'spec.hostSession.localCIDR', message: 'LocalCIDR cannot be changed' }];
+    }
+    case 'L2VNI': {
+      const before = (old.spec as { gatewayIPs?: string[] }).gatewayIPs ?? [];
+      const after = o.spec.gatewayIPs ?? [];
+      return JSON.stringify(before) === JSON.stringify(after)
+        ? []
+        : [{ field: 'spec.gatewayIPs', message: 'GatewayIPs cannot be changed' }];
+    }
+    case 'Underlay': {
+      const typeByName = new Map(
+        (old.spec as UnderlaySpec).interfaces.map((i) => [
+          i.networkDevice?.interfaceName ?? i.cniDevice?.interfaceName ?? 'net1',
+          i.type,
+        ]),
+      );
+      const out: FieldProblem[] = [];
+      o.spec.interfaces.forEach((i, n) => {
+        const name = i.networkDevice?.interfaceName ?? i.cniDevice?.interfaceName ?? 'net1';
+        const was = typeByName.get(name);
+        if (was !== undefined && was !== i.type) {
+          out.push({
+            field: `spec.interfaces[${n}].type`,
+            message: `type of interface ${JSON.stringify(name)} is immutable (${was} to ${i.type}), delete and recreate the Underlay to change it`,
+          });
+        }
+      });
+      return out;
+    }
+    default:
+      return [];
+  }
+}

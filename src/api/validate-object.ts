@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
 import { childPath, type ValidationIssue } from './issues.js';
 import { API_VERSION, GROUP, isKindName, KINDS, type KindName } from './kinds.js';
-import { objectRules } from './object-rules.js';
+import { objectRules, updateRules } from './object-rules.js';
 import { Metadata } from './schema/common.js';
 import {
   applyDefaults,
@@ -162,6 +162,7 @@ export function validateObject(
   }
   if (problems.length === 0 && kind !== 'RouterNodeConfigurationStatus') {
     problems.push(...objectRules(obj as unknown as RoutingObject));
+    if (opts.old) problems.push(...updateRules(opts.old, obj as unknown as RoutingObject));
   }
   if (problems.length > 0 || kind === 'RouterNodeConfigurationStatus') return { issues: problems.map(issue) };
   const object = obj as unknown as RoutingObject;
