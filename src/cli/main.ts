@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // openperouter: one CLI, one subcommand per component (see README.md).
 import { Command, Option } from 'commander';
+import { registerReloaderCommand } from '../frr/reloader-command.js';
 import { registerOfflineCommands } from './offline.js';
+import { registerStaticCommand } from './static.js';
 
 const program = new Command()
   .name('openperouter')
@@ -13,6 +15,8 @@ const program = new Command()
   .addOption(new Option('--no-color', 'plain output').hideHelp());
 
 registerOfflineCommands(program);
+registerStaticCommand(program);
+registerReloaderCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`openperouter: ${err instanceof Error ? err.message : String(err)}\n`);

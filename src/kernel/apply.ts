@@ -1,0 +1,219 @@
+// The kernel applier: read -> diff -> write, until the actual state equals the plan.
+// Writes go through one `ip -batch -` process per step (normally one per namespace), without -force:
+// iproute2 stops at the first failing line, the applier re-reads, re-diffs and tries again (bounded),
+// and the last read doubles as the verification (a diff of zero operations). A reconcile with nothing
+// to change spawns only the reader processes (see read.ts), never a writer.
+import { type DiffContext, diffKernel, type KernelDiff, type Role, type Step } from './diff.js';
+import { ipNamespaceArgs, newProcessCounts, type ProcessCounts, runProcess } from './exec.js';
+import type { KernelPlan } from './model.js';
+import { type ActualAddress, readActualState, sysctlPath } from './read.js';
+
+export interface ApplyOptions {
+  /** Namespace playing the host: undefined = this process's own (production); a netns name in tests. */
+  hostNamespace?: string;
+  /** Read and diff only: report what would be written. */
+  dryRun?: boolean;
+  /** Write rounds before giving up (default 3). */
+  maxAttempts?: number;
+  /** Test seam: called before every write process (e.g. to change the kernel behind the applier's back). */
+  beforeWrite?: (step: Step, attempt: number) => Promise<void> | void;
+}
+
+export interface AppliedBatch {
+  role: Role;
+  /** The namespace written: its name, or `host` for this process's own. */
+  namespace: string;
+  kind: Step['kind'];
+  lines: string[];
+  /** Write round (1-based); 0 for the namespace creation. */
+  attempt: number;
+  /** iproute2's message when the batch stopped at an error. */
+  error?: string;
+}
+
+export interface KernelApplyResult {
+  /** Write operations submitted (batch lines, sysctl writes, namespace creation); 0 = nothing changed. */
+  operations: number;
+  /** Write processes run (with dryRun: the ones that would run). */
+  batches: AppliedBatch[];
+  /** Write rounds (a round = one read-diff-write pass); 0 when the state already equalled the plan. */
+  attempts: number;
+  durationMs: number;
+  /** Processes spawned: readers (`ip -json`, sysctl reads) and writers. */
+  processes: ProcessCounts;
+  warnings: string[];
+  /** dryRun only: what the agent could not fix by itself. */
+  problems: string[];
+}
+
+export class KernelApplyError extends Error {
+  override name = 'KernelApplyError';
+  constructor(
+    message: string,
+    readonly result: KernelApplyResult,
+  ) {
+    super(message);
+  }
+}
+
+function namespaceName(role: Role, plan: KernelPlan, opts: ApplyOptions): string {
+  return role === 'router' ? plan.routerNamespace : (opts.hostNamespace ?? 'host');
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", "'\\''")}'`;
+}
+
+/** A shell script writing `key=value` lines to /proc/sys, stopping at the first failure. */
+export function sysctlScript(lines: readonly string[]): string {
+  const out = ['set -e'];
+  for (const line of lines) {
+    const eq = line.indexOf('=');
+    const key = line.slice(0, eq);
+    const value = line.slice(eq + 1);
+    out.push(`printf '%s\\n' ${shellQuote(value)} > ${shellQuote(sysctlPath(key))}`);
+  }
+  return out.join('\n');
+}
+
+/** iproute2's message for a failed batch, naming the line that failed when it says which. */
+export function batchError(lines: readonly string[], stderr: string): string {
+  const text = stderr.trim();
+  const m = /Command failed [^:\n]*:(\d+)/.exec(text);
+  const message = text
+    .split('\n')
+    .filter((l) => !/^Command failed /.test(l))
+    .join('; ');
+  if (m === null) return message || 'ip exited with an error and printed nothing';
+  const line = lines[Number(m[1]) - 1];
+  return `"${line ?? `line ${m[1]}`}": ${message}`;
+}
+
+async function write(
+  step: Step,
+  plan: KernelPlan,
+  opts: ApplyOptions,
+  counts: ProcessCounts,
+): Promise<string | undefined> {
+  counts.writers++;
+  const namespace = step.role === 'router' ? plan.routerNamespace : opts.hostNamespace;
+  if (step.kind === 'netns') {
+    const r = await runProcess('ip', ['netns', 'add', plan.routerNamespace]);
+    return r.code === 0 ? undefined : `"ip netns add ${plan.routerNamespace}": ${r.stderr.trim()}`;
+  }
+  if (step.kind === 'sysctl') {
+    if (namespace === undefined) throw new Error('sysctls are only written in the router namespace');
+    const r = await runProcess('ip', ['netns', 'exec', namespace, 'sh', '-c', sysctlScript(step.lines)]);
+    return r.code === 0 ? undefined : `sysctl write failed: ${r.stderr.trim()}`;
+  }
+  const r = await runProcess(
+    'ip',
+    [...ipNamespaceArgs(namespace), '-batch', '-'],
+    `${step.lines.join('\n')}\n`,
+  );
+  return r.code === 0 ? undefined : batchError(step.lines, r.stderr);
+}
+
+function pendingSummary(diff: KernelDiff, plan: KernelPlan, opts: ApplyOptions): string {
+  const lines = diff.steps.flatMap((s) => s.lines.map((l) => `[${namespaceName(s.role, plan, opts)}] ${l}`));
+  const shown = lines.slice(0, 5).join(', ');
+  return lines.length > 5 ? `${shown} and ${lines.length - 5} more` : shown;
+}
+
+/** Converges the kernel to `plan`. Throws KernelApplyError (with the result so far) when it cannot. */
+export async function applyKernelPlan(plan: KernelPlan, opts: ApplyOptions = {}): Promise<KernelApplyResult> {
+  const started = performance.now();
+  const maxAttempts = opts.maxAttempts ?? 3;
+  const processes = newProcessCounts();
+  const result: KernelApplyResult = {
+    operations: 0,
+    batches: [],
+    attempts: 0,
+    durationMs: 0,
+    processes,
+    warnings: [],
+    problems: [],
+  };
+  const finish = (): KernelApplyResult => {
+    result.durationMs = performance.now() - started;
+    return result;
+  };
+  const ctx: DiffContext & { underlayAddresses: Record<string, readonly ActualAddress[]> } = {
+    hostNetnsRef: opts.hostNamespace ?? `/proc/${process.pid}/ns/net`,
+    underlayAddresses: {},
+  };
+  let lastFailure: string | undefined;
+  for (;;) {
+    const actual = await readActualState(plan, { hostNamespace: opts.hostNamespace, counts: processes });
+    const diff = diffKernel(plan, actual, ctx);
+    Object.assign(ctx.underlayAddresses, diff.underlayAddresses);
+    result.warnings = diff.warnings;
+    if (opts.dryRun) {
+      result.operations = diff.operations;
+      result.problems = diff.problems;
+      result.batches = diff.steps.map((s) => ({
+        role: s.role,
+        namespace: namespaceName(s.role, plan, opts),
+        kind: s.kind,
+        lines: s.lines,
+        attempt: 1,
+      }));
+      return finish();
+    }
+    if (diff.operations === 0) {
+      if (diff.problems.length > 0) {
+        throw new KernelApplyError(`kernel state incomplete: ${diff.problems.join('; ')}`, finish());
+      }
+      return finish();
+    }
+    const netns = diff.steps.find((s) => s.kind === 'netns');
+    if (netns !== undefined) {
+      // Create the namespace alone, then read it: the rest of the diff depends on what it contains.
+      const error = await write(netns, plan, opts, processes);
+      result.operations += netns.lines.length;
+      result.batches.push({
+        role: 'router',
+        namespace: plan.routerNamespace,
+        kind: 'netns',
+        lines: netns.lines,
+        attempt: 0,
+      });
+      if (error !== undefined) throw new KernelApplyError(error, finish());
+      continue;
+    }
+    if (result.attempts >= maxAttempts) {
+      const why = lastFailure ?? 'the state read back still differs from the plan';
+      throw new KernelApplyError(
+        `kernel state did not converge after ${result.attempts} attempts: ${why}; still to do: ${pendingSummary(diff, plan, opts)}`,
+        finish(),
+      );
+    }
+    result.attempts++;
+    lastFailure = undefined;
+    for (const step of diff.steps) {
+      await opts.beforeWrite?.(step, result.attempts);
+      const error = await write(step, plan, opts, processes);
+      result.operations += step.lines.length;
+      const namespace = namespaceName(step.role, plan, opts);
+      result.batches.push({
+        role: step.role,
+        namespace,
+        kind: step.kind,
+        lines: step.lines,
+        attempt: result.attempts,
+        ...(error === undefined ? {} : { error }),
+      });
+      if (error !== undefined) {
+        lastFailure = `${step.role} namespace ${namespace}: ${error}`;
+        break;
+      }
+    }
+  }
+}
+
+/** The applier the node reconciler uses. */
+export function createKernelApplier(opts: Omit<ApplyOptions, 'dryRun'> = {}): {
+  apply(plan: KernelPlan): Promise<KernelApplyResult>;
+} {
+  return { apply: (plan) => applyKernelPlan(plan, opts) };
+}

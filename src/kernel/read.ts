@@ -1,0 +1,288 @@
+// Reads the actual kernel state of the namespaces the agent manages, with a fixed, small number of
+// processes per reconcile, all run in parallel: `ip -d -json link show` and `ip -json addr show` per
+// namespace, and one `ip netns exec NS grep` for every sysctl of the router namespace (5 in all).
+// The parsers are pure and exported for the unit tests.
+import { existsSync } from 'node:fs';
+import { formatIp, parseIp } from '../ipam/index.js';
+import { ipNamespaceArgs, type ProcessCounts, runProcess } from './exec.js';
+import type { KernelPlan } from './model.js';
+
+/** An address on a link, as `ip -json addr show` reports it. */
+export interface ActualAddress {
+  /** Canonical `address/prefix-length` (IPv6 in RFC 5952 form): the key compared with the plan. */
+  cidr: string;
+  family: 4 | 6;
+  /** `host`, `link`, `global`... */
+  scope: string;
+  /** Point-to-point peer (`peer` in iproute2), when different from the local address. */
+  peer?: string;
+  broadcast?: string;
+  /** Managed by the kernel (SLAAC, DHCP lifetimes): never removed by the agent. */
+  dynamic: boolean;
+}
+
+export interface ActualLink {
+  index: number;
+  name: string;
+  /** `linkinfo.info_kind`: vrf, bridge, vxlan, veth...; undefined for a physical device. */
+  kind?: string;
+  /** Administratively up (`UP` flag). */
+  up: boolean;
+  mtu: number;
+  mac?: string;
+  master?: string;
+  /** Link group as iproute2 prints it (`default`, `4242`). */
+  group: string;
+  alias?: string;
+  /** `inet6_addr_gen_mode`: eui64, none, stable_secret, random. */
+  addrGenMode?: string;
+  addresses: ActualAddress[];
+  vrfTable?: number;
+  vxlan?: { id: number; local?: string; port: number; learning: boolean };
+  /** Set when the link is a bridge port. */
+  bridgePort?: { neighSuppress: boolean };
+  /**
+   * The other end of a veth (or the lower device of other kinds): by name when it lives in the same
+   * namespace, by ifindex + netnsid when it lives in another one.
+   */
+  peer?: { name?: string; index?: number; netnsId?: number };
+}
+
+export interface NamespaceState {
+  links: ActualLink[];
+}
+
+export interface ActualState {
+  host: NamespaceState;
+  /** Undefined when the router namespace does not exist. */
+  router?: NamespaceState;
+  /** Value of every sysctl key of the plan in the router namespace; undefined = the key does not exist. */
+  routerSysctls: Record<string, string | undefined>;
+}
+
+export class KernelReadError extends Error {
+  override name = 'KernelReadError';
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function str(o: Json, key: string): string | undefined {
+  const v = o[key];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function num(o: Json, key: string): number | undefined {
+  const v = o[key];
+  return typeof v === 'number' ? v : undefined;
+}
+
+function obj(o: Json, key: string): Json | undefined {
+  const v = o[key];
+  return isObject(v) ? v : undefined;
+}
+
+function objects(v: unknown): Json[] {
+  return Array.isArray(v) ? v.filter(isObject) : [];
+}
+
+/** Canonical text of an IP address (IPv6 compressed, lower case); the input when it is not an address. */
+export function canonicalIp(ip: string): string {
+  try {
+    const parsed = parseIp(ip);
+    return formatIp(parsed.family, parsed.value);
+  } catch {
+    return ip.toLowerCase();
+  }
+}
+
+/** Canonical `address/prefix` of a CIDR-with-host-bits such as `fd00:0::1/64`. */
+export function canonicalCidr(cidr: string): string {
+  const slash = cidr.indexOf('/');
+  if (slash < 0) return canonicalIp(cidr);
+  return `${canonicalIp(cidr.slice(0, slash))}/${cidr.slice(slash + 1)}`;
+}
+
+function parseAddress(a: Json): ActualAddress | undefined {
+  const family = str(a, 'family');
+  const local = str(a, 'local');
+  const prefixlen = num(a, 'prefixlen');
+  if ((family !== 'inet' && family !== 'inet6') || local === undefined || prefixlen === undefined) {
+    return undefined;
+  }
+  const peer = str(a, 'address');
+  const broadcast = str(a, 'broadcast');
+  return {
+    cidr: `${canonicalIp(local)}/${prefixlen}`,
+    family: family === 'inet' ? 4 : 6,
+    scope: str(a, 'scope') ?? 'global',
+    ...(peer !== undefined && peer !== local ? { peer } : {}),
+    ...(broadcast !== undefined ? { broadcast } : {}),
+    dynamic: a['dynamic'] === true,
+  };
+}
+
+function parseLink(l: Json, addresses: Json | undefined): ActualLink | undefined {
+  const index = num(l, 'ifindex');
+  const name = str(l, 'ifname');
+  if (index === undefined || name === undefined) return undefined;
+  const flags = Array.isArray(l['flags']) ? l['flags'] : [];
+  const linkinfo = obj(l, 'linkinfo');
+  const kind = linkinfo === undefined ? undefined : str(linkinfo, 'info_kind');
+  const data = linkinfo === undefined ? undefined : obj(linkinfo, 'info_data');
+  const link: ActualLink = {
+    index,
+    name,
+    up: flags.includes('UP'),
+    mtu: num(l, 'mtu') ?? 0,
+    group: String(l['group'] ?? 'default'),
+    addresses: objects(addresses?.['addr_info'])
+      .map(parseAddress)
+      .filter((a): a is ActualAddress => a !== undefined),
+  };
+  if (kind !== undefined) link.kind = kind;
+  const mac = str(l, 'address');
+  if (mac !== undefined) link.mac = mac.toLowerCase();
+  const master = str(l, 'master');
+  if (master !== undefined) link.master = master;
+  const alias = str(l, 'ifalias');
+  if (alias !== undefined) link.alias = alias;
+  const mode = str(l, 'inet6_addr_gen_mode');
+  if (mode !== undefined) link.addrGenMode = mode;
+  if (kind === 'vrf' && data !== undefined) {
+    const table = num(data, 'table');
+    if (table !== undefined) link.vrfTable = table;
+  }
+  if (kind === 'vxlan' && data !== undefined) {
+    const local = str(data, 'local') ?? str(data, 'local6');
+    link.vxlan = {
+      id: num(data, 'id') ?? -1,
+      ...(local === undefined ? {} : { local: canonicalIp(local) }),
+      port: num(data, 'port') ?? -1,
+      learning: data['learning'] === true,
+    };
+  }
+  if (linkinfo !== undefined && str(linkinfo, 'info_slave_kind') === 'bridge') {
+    const slave = obj(linkinfo, 'info_slave_data');
+    link.bridgePort = { neighSuppress: slave?.['neigh_suppress'] === true };
+  }
+  const peerName = str(l, 'link');
+  const peerIndex = num(l, 'link_index');
+  const peerNetnsId = num(l, 'link_netnsid');
+  if (peerName !== undefined || peerIndex !== undefined) {
+    link.peer = {
+      ...(peerName === undefined ? {} : { name: peerName }),
+      ...(peerIndex === undefined ? {} : { index: peerIndex }),
+      ...(peerNetnsId === undefined ? {} : { netnsId: peerNetnsId }),
+    };
+  }
+  return link;
+}
+
+function parseJsonArray(text: string, what: string): unknown[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new KernelReadError(`${what}: iproute2 printed invalid JSON (${(e as Error).message})`);
+  }
+  if (!Array.isArray(v)) throw new KernelReadError(`${what}: iproute2 printed ${typeof v}, not an array`);
+  return v;
+}
+
+/**
+ * Parses `ip -d -json link show` (links; it has `inet6_addr_gen_mode`, which `addr show` lacks) and
+ * `ip -json addr show` (addresses) of one namespace.
+ */
+export function parseNamespaceDump(linkJson: string, addrJson: string, what = 'ip -json'): NamespaceState {
+  const links = objects(parseJsonArray(linkJson, what));
+  const addrs = new Map<number, Json>();
+  for (const a of objects(parseJsonArray(addrJson, what))) {
+    const index = num(a, 'ifindex');
+    if (index !== undefined) addrs.set(index, a);
+  }
+  return {
+    links: links
+      .map((l) => parseLink(l, addrs.get(num(l, 'ifindex') ?? -1)))
+      .filter((l): l is ActualLink => l !== undefined),
+  };
+}
+
+/** `/proc/sys` path of a sysctl key: dots separate components (a key containing `/` is taken as a path). */
+export function sysctlPath(key: string): string {
+  return `/proc/sys/${key.includes('/') ? key.replace(/^\/+/, '') : key.replaceAll('.', '/')}`;
+}
+
+/** Parses `grep -H '' path...` output into key -> value (keys whose file is missing stay undefined). */
+export function parseSysctlDump(output: string, keys: readonly string[]): Record<string, string | undefined> {
+  const byPath = new Map<string, string>();
+  for (const line of output.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) byPath.set(line.slice(0, colon), line.slice(colon + 1));
+  }
+  const values: Record<string, string | undefined> = {};
+  for (const key of keys) values[key] = byPath.get(sysctlPath(key));
+  return values;
+}
+
+const NETNS_DIR = '/var/run/netns';
+
+export function namespaceExists(name: string): boolean {
+  return existsSync(`${NETNS_DIR}/${name}`);
+}
+
+/**
+ * Links and addresses of one namespace (undefined = the process's own): two `ip` processes in parallel.
+ * (One `ip -d -json -batch -` doing both dumps is a process less but slower: `-d` then applies to the
+ * address dump too and doubles the output.)
+ */
+export async function readNamespace(
+  namespace: string | undefined,
+  counts?: ProcessCounts,
+): Promise<NamespaceState> {
+  if (counts !== undefined) counts.readers += 2;
+  const what = namespace === undefined ? 'host namespace' : `namespace ${namespace}`;
+  const args = ipNamespaceArgs(namespace);
+  const [l, a] = await Promise.all([
+    runProcess('ip', [...args, '-d', '-json', 'link', 'show']),
+    runProcess('ip', [...args, '-json', 'addr', 'show']),
+  ]);
+  for (const r of [l, a]) {
+    if (r.code !== 0) throw new KernelReadError(`${what}: reading links failed: ${r.stderr.trim()}`);
+  }
+  return parseNamespaceDump(l.stdout, a.stdout, what);
+}
+
+/** Values of `keys` inside the named namespace, read by one process. */
+export async function readSysctls(
+  namespace: string,
+  keys: readonly string[],
+  counts?: ProcessCounts,
+): Promise<Record<string, string | undefined>> {
+  if (keys.length === 0) return {};
+  if (counts !== undefined) counts.readers++;
+  // -s: a key the kernel does not have is no error (grep exits 2, the other values are printed).
+  const r = await runProcess('ip', ['netns', 'exec', namespace, 'grep', '-sH', '', ...keys.map(sysctlPath)]);
+  if (r.code > 2) {
+    throw new KernelReadError(`namespace ${namespace}: reading sysctls failed: ${r.stderr.trim()}`);
+  }
+  return parseSysctlDump(r.stdout, keys);
+}
+
+/** The whole actual state the plan is compared with; the processes run in parallel. */
+export async function readActualState(
+  plan: KernelPlan,
+  opts: { hostNamespace?: string | undefined; counts?: ProcessCounts } = {},
+): Promise<ActualState> {
+  const routerExists = namespaceExists(plan.routerNamespace);
+  const keys = Object.keys(plan.routerSysctls);
+  const [host, router, routerSysctls] = await Promise.all([
+    readNamespace(opts.hostNamespace, opts.counts),
+    routerExists ? readNamespace(plan.routerNamespace, opts.counts) : undefined,
+    routerExists ? readSysctls(plan.routerNamespace, keys, opts.counts) : {},
+  ]);
+  return router === undefined ? { host, routerSysctls } : { host, router, routerSysctls };
+}
