@@ -33,6 +33,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import type { Duplex, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 
 export const UML_KERNEL = '/usr/bin/linux.uml';
 export const UML_MODULES_ROOT = '/usr/lib/uml/modules';
@@ -43,6 +44,13 @@ export const DEFAULT_MODULES: readonly string[] = ['ipv6', 'vrf', 'dummy', 'veth
  * read-write. Ownership and mode are copied from the host directory when it exists.
  */
 export const DEFAULT_TMPFS: readonly string[] = ['/tmp', '/var/tmp', '/etc/frr', '/var/log/frr'];
+
+/** The checkout this file belongs to (lab/uml/ -> repository root), from src or from dist. */
+const PROJECT_ROOT = (() => {
+  let dir = posix.dirname(fileURLToPath(import.meta.url));
+  while (dir !== '/' && !existsSync(posix.join(dir, 'package.json'))) dir = posix.dirname(dir);
+  return dir;
+})();
 
 /** Where the run directory appears inside the guest. */
 const GUEST_RUN = '/run/uml';
@@ -814,11 +822,19 @@ export async function startUml(opts: UmlOptions = {}): Promise<Uml> {
   if (why !== undefined) throw new Error(why);
   ensureModulesLink();
   const memMB = opts.memMB ?? 512;
-  const hostDirs = opts.hostDirs ?? [];
   // parents before children
   const tmpfsPaths = [...new Set([...DEFAULT_TMPFS, ...(opts.tmpfs ?? [])])].sort(
     (a, b) => a.length - b.length,
   );
+  // The checkout must stay visible at its own path inside the guest (tests run our compiled code
+  // there), also when it lives under a directory the guest covers with tmpfs, e.g. a clone in /tmp.
+  const checkoutHidden = ['/run', ...tmpfsPaths].some((c) => under(PROJECT_ROOT, c));
+  const hostDirs = [
+    ...(checkoutHidden && !(opts.hostDirs ?? []).some((h) => h.guest === PROJECT_ROOT)
+      ? [{ host: PROJECT_ROOT, guest: PROJECT_ROOT }]
+      : []),
+    ...(opts.hostDirs ?? []),
+  ];
   for (const p of [...tmpfsPaths, ...hostDirs.map((h) => h.guest), ...hostDirs.map((h) => h.host)]) {
     if (!posix.isAbsolute(p) || /[\s,]/.test(p))
       throw new Error(`path ${JSON.stringify(p)} must be absolute, without spaces or commas`);
