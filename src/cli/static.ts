@@ -10,6 +10,7 @@ import type { RouterNodeConfigurationStatusStatus } from '../api/schema/status.j
 import { jsonLogger, type Logger } from '../frr/log.js';
 import { applyFrrConfig } from '../frr/reloader-client.js';
 import { createKernelApplier } from '../kernel/apply.js';
+import { type KernelPlan, ROUTER_NAMESPACE } from '../kernel/model.js';
 import { ReconcileLoop, type ReconcileReport, reconcileOnce } from '../node/reconciler.js';
 import { nodeStatus } from '../node/status.js';
 import { readNodeFile } from '../sources/node-file.js';
@@ -24,6 +25,7 @@ interface StaticFlags {
   resyncSeconds: number;
   once?: boolean;
   hostNamespace?: string;
+  routerNamespace: string;
 }
 
 function writeAtomically(file: string, text: string): void {
@@ -67,13 +69,17 @@ export function registerStaticCommand(program: Command): void {
       'after',
       '\nThe host namespace is the one the agent runs in; FRR runs in the named namespace "perouter".',
     )
-    .option('--host-namespace <netns>', 'for tests: treat this named namespace as the host')
+    .option('--host-namespace <netns>', 'treat this named namespace as the host (labs and tests)')
+    .option('--router-namespace <netns>', 'named namespace FRR runs in', ROUTER_NAMESPACE)
     .action(async (o: StaticFlags) => {
       const log = jsonLogger({ component: 'static' });
       const facts = readNodeFile(o.nodeFile);
       log.info({ node: facts.name, index: facts.index, configDir: o.configDir }, 'starting');
       const source = new StaticManifestDir(o.configDir);
-      const kernel = createKernelApplier(o.hostNamespace ? { hostNamespace: o.hostNamespace } : {});
+      const applier = createKernelApplier(o.hostNamespace ? { hostNamespace: o.hostNamespace } : {});
+      const kernel = {
+        apply: (plan: KernelPlan) => applier.apply({ ...plan, routerNamespace: o.routerNamespace }),
+      };
       const frr = {
         apply: async (text: string) => ({ applied: (await applyFrrConfig(o.reloaderSocket, text)).applied }),
       };
