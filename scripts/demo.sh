@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# make demo: until the one-machine lab exists, the demo runs the offline pipeline on the bundled
-# example (examples/demo): validate it, then show what two nodes would run (FRR config and kernel plan).
+# make demo: the offline pipeline on the bundled example (examples/demo: validate it, then show what two
+# nodes would run), then, as root, the one-machine EVPN lab (`openperouter lab up`): a leaf, external
+# hosts and two nodes running the agent with real FRR inside a user-mode Linux guest, verified and torn
+# down. Not root: the offline part only, and why the lab cannot run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 opr=./bin/openperouter
@@ -8,7 +10,7 @@ example=examples/demo
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-echo "openperouter demo: the offline pipeline on $example (the EVPN lab with real FRR comes with 'openperouter lab')."
+echo "openperouter demo: the offline pipeline on $example, then the one-machine EVPN lab."
 say "validate $example"
 $opr validate -f "$example"
 
@@ -41,4 +43,18 @@ spec:
 YAML
 $opr validate -f "$bad" || echo "(exit code $?: nothing would be applied)"
 echo
-echo "demo done: validated $example and rendered two nodes. See README.md for the commands."
+echo "offline part done: validated $example and rendered two nodes."
+
+say "the one-machine EVPN lab (openperouter lab up)"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "Skipping the lab: it needs root. It boots a user-mode Linux guest on this machine's root filesystem"
+  echo "(the host kernel has no VRF devices), links the UML kernel modules into /lib/modules, and inside"
+  echo "the guest creates network namespaces and runs FRR's daemons as the frr user."
+  echo "Run 'sudo make demo' (or 'sudo ./bin/openperouter lab up') to see it."
+  exit 0
+fi
+# A fresh machine: FRR, iproute2 and user-mode Linux come from Debian's packages.
+scripts/install-system-deps.sh
+$opr lab up
+echo
+echo "demo done. 'openperouter lab up --keep' keeps the lab running for 'openperouter lab status|exec|down'."

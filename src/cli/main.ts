@@ -2,6 +2,7 @@
 // openperouter: one CLI, one subcommand per component (see README.md).
 import { Command, Option } from 'commander';
 import { registerReloaderCommand } from '../frr/reloader-command.js';
+import { registerLabCommand } from './lab.js';
 import { registerOfflineCommands } from './offline.js';
 import { registerStaticCommand } from './static.js';
 
@@ -17,6 +18,7 @@ const program = new Command()
 registerOfflineCommands(program);
 registerStaticCommand(program);
 registerReloaderCommand(program);
+registerLabCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`openperouter: ${err instanceof Error ? err.message : String(err)}\n`);
