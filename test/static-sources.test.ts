@@ -134,3 +134,44 @@ describe('node file', () => {
     );
   });
 });
+
+describe('StaticManifestDir saved state', () => {
+  test('a new process restored from the saved state keeps the last good version of a broken object', () => {
+    const d = mkdtempSync(join(tmpdir(), 'opr-static-state-'));
+    try {
+      writeFileSync(join(d, 'red.yaml'), l3vni(100));
+      writeFileSync(join(d, 'blue.yaml'), l3vni(200).replaceAll('red', 'blue'));
+      const first = new StaticManifestDir(d);
+      first.read();
+      const saved = JSON.parse(JSON.stringify(first.saveState())) as unknown;
+
+      // The next process starts while red.yaml has an invalid object and blue.yaml does not parse.
+      writeFileSync(join(d, 'red.yaml'), l3vni(0));
+      writeFileSync(join(d, 'blue.yaml'), 'kind: [unclosed');
+      const fresh = new StaticManifestDir(d);
+      assert.deepEqual(fresh.read().snapshot.l3vnis, [], 'without the state both are lost');
+      const second = new StaticManifestDir(d);
+      assert.deepEqual(second.restoreState(saved), []);
+      const r = second.read();
+      assert.deepEqual(r.snapshot.l3vnis.map((v) => `${v.metadata.name}=${v.spec.vni}`).sort(), [
+        'blue=200',
+        'red=100',
+      ]);
+      assert.match(r.issues.find((i) => i.name === 'red')?.message ?? '', /keeping its last good version$/);
+
+      // A deleted file takes its objects along, saved or not.
+      unlinkSync(join(d, 'blue.yaml'));
+      assert.deepEqual(
+        second.read().snapshot.l3vnis.map((v) => v.metadata.name),
+        ['red'],
+      );
+      assert.deepEqual(Object.keys(second.saveState().files), [join(d, 'red.yaml')]);
+
+      // A state of another directory, or garbage, is ignored.
+      assert.match(new StaticManifestDir(dir).restoreState(saved)[0] ?? '', /saved for another directory/);
+      assert.match(new StaticManifestDir(d).restoreState({ x: 1 })[0] ?? '', /not a saved static-mode state/);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,18 +1,26 @@
 // `openperouter static`: the node agent without Kubernetes. The same reconciler as the controller,
 // fed from a directory of standard manifests and a node file instead of the API.
-import { mkdirSync, renameSync, watch, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+//
+// One pass: read the manifests (an object that stopped validating keeps its last good version) and the
+// node file → read the node facts from the machine (system hostname, underlay NIC MTU) → reconcileOnce
+// (FRR through the reloader first, then the kernel) → log one line per failed resource and one summary
+// line, and write the status file (RouterNodeConfigurationStatus).
+import { mkdirSync, readFileSync, renameSync, watch, writeFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
-import { formatIssue } from '../api/issues.js';
+import { parse, stringify } from 'yaml';
+import { formatIssue, type ValidationIssue } from '../api/issues.js';
 import { API_VERSION } from '../api/kinds.js';
 import type { RouterNodeConfigurationStatusStatus } from '../api/schema/status.js';
 import { jsonLogger, type Logger } from '../frr/log.js';
 import { applyFrrConfig } from '../frr/reloader-client.js';
+import { writeFileAtomic } from '../frr/state-file.js';
 import { createKernelApplier } from '../kernel/apply.js';
 import { type KernelPlan, ROUTER_NAMESPACE } from '../kernel/model.js';
+import { nodeFactsForPass } from '../node/facts.js';
 import { ReconcileLoop, type ReconcileReport, reconcileOnce } from '../node/reconciler.js';
 import { nodeStatus } from '../node/status.js';
+import type { NodeFacts } from '../render/model.js';
 import { readNodeFile } from '../sources/node-file.js';
 import { StaticManifestDir } from '../sources/static-dir.js';
 
@@ -21,11 +29,19 @@ interface StaticFlags {
   nodeFile: string;
   reloaderSocket: string;
   statusFile?: string;
+  stateFile?: string;
   debounceMs: number;
   resyncSeconds: number;
   once?: boolean;
   hostNamespace?: string;
   routerNamespace: string;
+  frrHostname?: string;
+}
+
+/** Default --state-file: one per router namespace, so that several lab nodes on one machine never share one. */
+function stateFileFor(routerNamespace: string): string {
+  const suffix = routerNamespace === ROUTER_NAMESPACE ? '' : `-${routerNamespace}`;
+  return `/var/lib/openperouter/static-last-good${suffix}.json`;
 }
 
 function writeAtomically(file: string, text: string): void {
@@ -53,6 +69,10 @@ export function registerStaticCommand(program: Command): void {
     )
     .option('--status-file <path>', 'where to write the RouterNodeConfigurationStatus of this node')
     .option(
+      '--state-file <path>',
+      `where the last good version of every object is kept, so that a restart while a manifest is invalid keeps it too (default: ${stateFileFor(ROUTER_NAMESPACE)}, or static-last-good-<router namespace>.json beside it)`,
+    )
+    .option(
       '--debounce-ms <ms>',
       'wait this long after a file change before reconciling',
       (s) => Number(s),
@@ -71,10 +91,23 @@ export function registerStaticCommand(program: Command): void {
     )
     .option('--host-namespace <netns>', 'treat this named namespace as the host (labs and tests)')
     .option('--router-namespace <netns>', 'named namespace FRR runs in', ROUTER_NAMESPACE)
+    .option(
+      '--frr-hostname <name>',
+      "hostname the reloader's vtysh runs under: FRR 8.4 prints it in show running-config whatever the config says, so the rendered config must carry it (default: this machine's hostname)",
+    )
     .action(async (o: StaticFlags) => {
       const log = jsonLogger({ component: 'static' });
-      const facts = readNodeFile(o.nodeFile);
-      log.info({ node: facts.name, index: facts.index, configDir: o.configDir }, 'starting');
+      let baseFacts = readNodeFile(o.nodeFile);
+      log.info(
+        {
+          node: baseFacts.name,
+          index: baseFacts.index,
+          configDir: o.configDir,
+          routerNamespace: o.routerNamespace,
+          ...(o.hostNamespace ? { hostNamespace: o.hostNamespace } : {}),
+        },
+        'starting',
+      );
       const source = new StaticManifestDir(o.configDir);
       const applier = createKernelApplier(o.hostNamespace ? { hostNamespace: o.hostNamespace } : {});
       const kernel = {
@@ -83,27 +116,78 @@ export function registerStaticCommand(program: Command): void {
       const frr = {
         apply: async (text: string) => ({ applied: (await applyFrrConfig(o.reloaderSocket, text)).applied }),
       };
-      let status: RouterNodeConfigurationStatusStatus | undefined;
+      const state: PassState = { status: o.statusFile ? readPreviousStatus(o.statusFile, log) : undefined };
+      const stateFile = o.stateFile ?? stateFileFor(o.routerNamespace);
+      let savedState = restoreLastGood(source, stateFile, log);
+      let lastMtuNote = '';
+      let lastNodeFileError = '';
 
       const pass = async (): Promise<ReconcileReport> => {
+        // The node file is read again on every pass; a broken one keeps the last good facts.
+        const nodeIssues: ValidationIssue[] = [];
+        try {
+          baseFacts = readNodeFile(o.nodeFile);
+          lastNodeFileError = '';
+        } catch (err) {
+          const message = (err as Error).message;
+          if (message !== lastNodeFileError)
+            log.error(
+              { nodeFile: o.nodeFile, err: message },
+              'node file unusable, keeping the last good node facts',
+            );
+          lastNodeFileError = message;
+          nodeIssues.push({
+            kind: '(node file)',
+            name: o.nodeFile,
+            field: '',
+            message: `${message}; keeping the last good node facts`,
+          });
+        }
         const read = source.read();
-        for (const i of read.issues) log.warn({ issue: formatIssue(i) }, 'invalid input');
-        return reconcileOnce({ snapshot: read.snapshot, facts: { ...facts } }, frr, kernel);
-      };
-      const report = (r: ReconcileReport) =>
-        reportPass(
-          r,
-          log,
-          o,
-          facts.name,
-          (s) => (status = s),
-          () => status,
+        savedState = await saveLastGood(source, stateFile, savedState, log);
+        for (const i of read.issues) {
+          log.warn(
+            {
+              object: `${i.kind} ${i.namespace ? `${i.namespace}/` : ''}${i.name}`,
+              field: i.field,
+              reason: i.message,
+              ...(i.source ? { file: i.source.file, document: i.source.document + 1 } : {}),
+              issue: formatIssue(i),
+            },
+            'invalid input',
+          );
+        }
+        const { facts, underlay } = await nodeFactsForPass(baseFacts, read.snapshot, {
+          routerNamespace: o.routerNamespace,
+          ...(o.frrHostname ? { systemHostname: o.frrHostname } : {}),
+          ...(o.hostNamespace ? { hostNamespace: o.hostNamespace } : {}),
+        });
+        const note =
+          underlay.mtu !== undefined
+            ? `mtu ${underlay.mtu} from ${underlay.found.map((f) => `${f.name}@${f.namespace}=${f.mtu}`).join(',')}`
+            : `unset: ${underlay.reason ?? ''}`;
+        if (note !== lastMtuNote) {
+          lastMtuNote = note;
+          if (underlay.mtu !== undefined)
+            log.info(
+              { underlayMtu: underlay.mtu, interfaces: underlay.found, missing: underlay.missing },
+              'underlay MTU',
+            );
+          else if (read.snapshot.underlays.length > 0)
+            log.warn({ reason: underlay.reason }, 'underlay MTU unknown, assuming 1500');
+        }
+        return reconcileOnce(
+          { snapshot: read.snapshot, facts, inputIssues: [...nodeIssues, ...read.issues] },
+          frr,
+          kernel,
         );
+      };
+      const report = (r: ReconcileReport) => reportPass(r, log, o, baseFacts, state);
 
       if (o.once) {
         const r = await pass();
         report(r);
-        process.exitCode = status?.conditions?.[0]?.status === 'True' ? 0 : 1;
+        process.exitCode = state.status?.conditions?.[0]?.status === 'True' ? 0 : 1;
         return;
       }
       const loop = new ReconcileLoop(pass, report, {
@@ -112,11 +196,22 @@ export function registerStaticCommand(program: Command): void {
       });
       mkdirSync(o.configDir, { recursive: true });
       const watcher = watch(o.configDir, () => loop.trigger());
+      watcher.on('error', (err) =>
+        log.error({ dir: o.configDir, err: err.message }, 'watching the config directory failed'),
+      );
+      const nodeFileName = basename(o.nodeFile);
+      const nodeWatcher = watch(dirname(o.nodeFile), (_event, file) => {
+        if (file === null || file === nodeFileName) loop.trigger();
+      });
+      nodeWatcher.on('error', (err) =>
+        log.error({ file: o.nodeFile, err: err.message }, 'watching the node file failed'),
+      );
       loop.trigger(0);
       await new Promise<void>((resolve) => {
         const stop = async (signal: string) => {
           log.info({ signal }, 'stopping; kernel and FRR state stay in place');
           watcher.close();
+          nodeWatcher.close();
           await loop.stop();
           resolve();
         };
@@ -126,16 +221,81 @@ export function registerStaticCommand(program: Command): void {
     });
 }
 
+/** Seeds the manifest directory with the last good objects a previous run saved; returns the saved text. */
+function restoreLastGood(source: StaticManifestDir, file: string, log: Logger): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+  try {
+    const problems = source.restoreState(JSON.parse(text));
+    for (const p of problems)
+      log.warn({ stateFile: file, problem: p }, 'saved last good state partly ignored');
+    log.info({ stateFile: file }, 'restored the last good version of every object');
+  } catch (err) {
+    log.warn({ stateFile: file, err: (err as Error).message }, 'saved last good state unreadable, ignored');
+  }
+  return text;
+}
+
+/** Saves the last good objects when they changed (atomically, fsync'd, 0600: they may carry BGP passwords). */
+async function saveLastGood(
+  source: StaticManifestDir,
+  file: string,
+  previous: string,
+  log: Logger,
+): Promise<string> {
+  const text = `${JSON.stringify(source.saveState(), null, 1)}\n`;
+  if (text === previous) return previous;
+  try {
+    await writeFileAtomic(file, text);
+    return text;
+  } catch (err) {
+    log.error({ stateFile: file, err: (err as Error).message }, 'cannot save the last good state');
+    return previous;
+  }
+}
+
+/** At most `max` entries, the rest summarised. */
+function capped(lines: string[], max: number): string[] {
+  return lines.length <= max ? lines : [...lines.slice(0, max), `… and ${lines.length - max} more`];
+}
+
+interface PassState {
+  status: RouterNodeConfigurationStatusStatus | undefined;
+}
+
+/** The status a previous run wrote (so that lastTransitionTime survives restarts); undefined if none. */
+function readPreviousStatus(file: string, log: Logger): RouterNodeConfigurationStatusStatus | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const doc = parse(text) as { status?: RouterNodeConfigurationStatusStatus } | null;
+    return doc?.status && Array.isArray(doc.status.conditions) ? doc.status : undefined;
+  } catch (err) {
+    log.warn(
+      { statusFile: file, err: (err as Error).message },
+      'previous status file unreadable, starting afresh',
+    );
+    return undefined;
+  }
+}
+
 function reportPass(
   r: ReconcileReport,
   log: Logger,
   o: StaticFlags,
-  node: string,
-  set: (s: RouterNodeConfigurationStatusStatus) => void,
-  get: () => RouterNodeConfigurationStatusStatus | undefined,
+  facts: NodeFacts,
+  state: PassState,
 ): void {
-  const status = nodeStatus(r.outcome, get());
-  set(status);
+  const status = nodeStatus(r.outcome, state.status, new Date(), r.inputIssues);
+  state.status = status;
   for (const f of status.failedResources ?? []) log.warn({ ...f }, 'resource not applied');
   const ready = status.conditions?.[0];
   log.info(
@@ -145,6 +305,7 @@ function reportPass(
       message: ready?.message,
       frrApplied: r.frrApplied,
       kernelOperations: r.kernelOperations,
+      ...(r.kernelChanges ? { kernelChanges: capped(r.kernelChanges, 100) } : {}),
       durationMs: Math.round(r.durationMs),
     },
     'reconciled',
@@ -153,9 +314,13 @@ function reportPass(
     const obj = {
       apiVersion: API_VERSION,
       kind: 'RouterNodeConfigurationStatus',
-      metadata: { name: node },
+      metadata: { name: facts.name },
       status,
     };
-    writeAtomically(o.statusFile, stringify(obj));
+    try {
+      writeAtomically(o.statusFile, stringify(obj));
+    } catch (err) {
+      log.error({ statusFile: o.statusFile, err: (err as Error).message }, 'cannot write the status file');
+    }
   }
 }

@@ -2,6 +2,7 @@
 // Static mode and Kubernetes mode both feed it; there is no second copy of this logic.
 // Order matters: FRR first, then the kernel (a VXLAN device appearing while bgpd has no EVPN
 // configuration crashed bgpd upstream, FRR issue #22851).
+import type { ValidationIssue } from '../api/issues.js';
 import type { ApiSnapshot } from '../api/types.js';
 import type { KernelPlan } from '../kernel/model.js';
 import { renderFrr } from '../render/frr.js';
@@ -16,14 +17,18 @@ export interface FrrApplier {
 }
 
 export interface KernelApplier {
-  /** Converges the kernel to the plan; returns how many write operations it needed. */
-  apply(plan: KernelPlan): Promise<{ operations: number }>;
+  /** Converges the kernel to the plan; returns how many write operations it needed (and, optionally, which). */
+  apply(
+    plan: KernelPlan,
+  ): Promise<{ operations: number; batches?: readonly { namespace: string; lines: readonly string[] }[] }>;
 }
 
 export interface ReconcileInputs {
   snapshot: ApiSnapshot;
   facts: NodeFacts;
   options?: ResolveOptions;
+  /** Problems of reading the inputs (objects that did not validate...): passed through to the report. */
+  inputIssues?: ValidationIssue[];
 }
 
 export interface ReconcileReport {
@@ -31,6 +36,10 @@ export interface ReconcileReport {
   frrApplied: boolean;
   kernelOperations: number;
   durationMs: number;
+  /** The inputs' own problems (see ReconcileInputs.inputIssues); they go into the status too. */
+  inputIssues?: ValidationIssue[];
+  /** The kernel writes, `[namespace] line`, when the kernel applier reports them. */
+  kernelChanges?: string[];
 }
 
 export async function reconcileOnce(
@@ -39,11 +48,20 @@ export async function reconcileOnce(
   kernel: KernelApplier,
 ): Promise<ReconcileReport> {
   const started = performance.now();
-  const done = (outcome: ReconcileOutcome, frrApplied = false, kernelOperations = 0): ReconcileReport => ({
+  const done = (
+    outcome: ReconcileOutcome,
+    frrApplied = false,
+    kernelOperations = 0,
+    kernelChanges: string[] = [],
+  ): ReconcileReport => ({
     outcome,
     frrApplied,
     kernelOperations,
+    ...(kernelChanges.length > 0 ? { kernelChanges } : {}),
     durationMs: performance.now() - started,
+    ...(inputs.inputIssues !== undefined && inputs.inputIssues.length > 0
+      ? { inputIssues: inputs.inputIssues }
+      : {}),
   });
   const result = resolveNode(inputs.snapshot, inputs.facts, inputs.options);
   if (!result.config) return done({ kind: 'underlayFailed', failures: result.failures });
@@ -59,8 +77,9 @@ export async function reconcileOnce(
     });
   }
   try {
-    const { operations } = await kernel.apply(renderKernel(result.config));
-    return done({ kind: 'applied', failures: result.failures }, frrApplied, operations);
+    const { operations, batches = [] } = await kernel.apply(renderKernel(result.config));
+    const changes = batches.flatMap((b) => b.lines.map((l) => `[${b.namespace}] ${l}`));
+    return done({ kind: 'applied', failures: result.failures }, frrApplied, operations, changes);
   } catch (err) {
     return done(
       {

@@ -1,7 +1,13 @@
 // RouterNodeConfigurationStatus from the outcome of one reconcile (api.md §5), plus the per-object
 // failures. Conditions keep their lastTransitionTime unless their status flips.
+import { formatIssue, type ValidationIssue } from '../api/issues.js';
 import type { ObjectFailure } from '../api/node-rules.js';
-import type { Condition, FailedResource, RouterNodeConfigurationStatusStatus } from '../api/schema/status.js';
+import {
+  type Condition,
+  type FailedResource,
+  FailedResourceKinds,
+  type RouterNodeConfigurationStatusStatus,
+} from '../api/schema/status.js';
 
 export type ReconcileOutcome =
   | { kind: 'applied'; failures: ObjectFailure[] }
@@ -9,10 +15,43 @@ export type ReconcileOutcome =
   | { kind: 'error'; message: string; failures: ObjectFailure[] };
 
 const MAX_MESSAGE = 500;
+const MAX_NAME = 253;
+
+const clip = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
 
 function failedResource(f: ObjectFailure): FailedResource {
-  const message = f.message.length > MAX_MESSAGE ? `${f.message.slice(0, MAX_MESSAGE - 1)}…` : f.message;
-  return { kind: f.object.kind, name: f.object.metadata.name, reason: f.reason, message };
+  return {
+    kind: f.object.kind,
+    name: f.object.metadata.name,
+    reason: f.reason,
+    message: clip(f.message, MAX_MESSAGE),
+  };
+}
+
+const isResourceKind = (k: string): k is FailedResource['kind'] =>
+  (FailedResourceKinds as readonly string[]).includes(k);
+
+/**
+ * An input problem (an object that did not validate, read from a manifest file) as a failed resource:
+ * the message names the field and the file, e.g. `spec.vni: must be >= 1; keeping its last good
+ * version (/etc/openperouter/configs/l2.yaml, document 2)`. Problems not tied to an object of a
+ * routing kind (unreadable files, unknown kinds) have no failed-resource form: see inputProblems.
+ */
+export function issueAsFailedResource(i: ValidationIssue): FailedResource | undefined {
+  if (!isResourceKind(i.kind)) return undefined;
+  const where = i.source ? ` (${i.source.file}, document ${i.source.document + 1})` : '';
+  const message = `${i.field ? `${i.field}: ` : ''}${i.message}${where}` || 'invalid';
+  return {
+    kind: i.kind,
+    name: clip(i.name || '(unnamed)', MAX_NAME),
+    reason: 'ValidationFailed',
+    message: clip(message, MAX_MESSAGE),
+  };
+}
+
+/** Input problems that are not a failed resource of a routing kind, one line each. */
+function inputProblems(issues: readonly ValidationIssue[]): string[] {
+  return issues.filter((i) => !isResourceKind(i.kind)).map(formatIssue);
 }
 
 function conditions(
@@ -35,20 +74,30 @@ function conditions(
   return [make('Ready', ready ? 'True' : 'False'), make('Degraded', ready ? 'False' : 'True')];
 }
 
+/**
+ * The status after one pass. `inputIssues` are the problems of reading the inputs (static mode: the
+ * manifest files): objects that did not validate are failed resources (their last good version, if
+ * any, was used instead), other problems (a file that does not parse) are named in the conditions.
+ * Either makes the node not Ready.
+ */
 export function nodeStatus(
   outcome: ReconcileOutcome,
   previous: RouterNodeConfigurationStatusStatus | undefined,
   now: Date = new Date(),
+  inputIssues: readonly ValidationIssue[] = [],
 ): RouterNodeConfigurationStatusStatus {
   const prev = previous?.conditions ?? [];
   const ts = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
-  const failedResources = outcome.failures.map(failedResource);
+  const fromInput = inputIssues.flatMap((i) => issueAsFailedResource(i) ?? []);
+  const problems = inputProblems(inputIssues);
+  const more = problems.length > 0 ? `; input problems: ${problems.join('; ')}` : '';
+  const failedResources = [...fromInput, ...outcome.failures.map(failedResource)];
   if (outcome.kind === 'underlayFailed') {
     return {
       conditions: conditions(
         false,
         'UnderlayFailed',
-        'Underlay failed validation, existing FRR configuration left as-is',
+        `Underlay failed validation, existing FRR configuration left as-is${more}`,
         ts,
         prev,
       ),
@@ -57,19 +106,17 @@ export function nodeStatus(
   }
   if (outcome.kind === 'error') {
     return {
-      conditions: conditions(false, 'ConfigurationFailed', outcome.message, ts, prev),
+      conditions: conditions(false, 'ConfigurationFailed', `${outcome.message}${more}`, ts, prev),
       failedResources,
     };
   }
-  if (failedResources.length > 0) {
+  if (failedResources.length > 0 || problems.length > 0) {
+    const what =
+      failedResources.length > 0
+        ? 'Some resources failed validation, see status.failedResources for details'
+        : 'Some input could not be read';
     return {
-      conditions: conditions(
-        false,
-        'ConfigurationFailed',
-        'Some resources failed validation, see status.failedResources for details',
-        ts,
-        prev,
-      ),
+      conditions: conditions(false, 'ConfigurationFailed', `${what}${more}`, ts, prev),
       failedResources,
     };
   }
