@@ -4,7 +4,8 @@
 # (tests that need these then skip, saying why; in CI they fail instead).
 set -euo pipefail
 
-packages=(frr frr-pythontools iproute2 procps psmisc user-mode-linux)
+# systemd: systemd-analyze checks the units in deploy/systemd.
+packages=(frr frr-pythontools iproute2 procps psmisc user-mode-linux systemd)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
