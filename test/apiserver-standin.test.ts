@@ -764,7 +764,10 @@ describe('API server stand-in: validating admission webhook over HTTPS', () => {
   let hook: Server;
   let hookPort: number;
   const reviews: Doc[] = [];
-  const cert = selfSignedCert({ commonName: 'webhook' });
+  const cert = selfSignedCert({
+    commonName: 'webhook',
+    dnsNames: ['localhost', 'webhook-service.openperouter-system.svc'],
+  });
   const ref = { group: GROUP, version: VERSION, namespace: NS, plural: 'l3vnis' };
 
   before(async () => {

@@ -90,6 +90,8 @@ export function matchingWebhooks(configs: KObject[], a: AdmissionAttributes): KO
 interface Target {
   url: URL;
   ca?: string;
+  /** For service references: the name the certificate must carry (`<svc>.<ns>.svc`), as kube-apiserver checks it. */
+  servername?: string;
 }
 
 function targetOf(hook: KObject, resolver: ServiceResolver | undefined, timeoutSeconds: number): Target {
@@ -118,6 +120,8 @@ function targetOf(hook: KObject, resolver: ServiceResolver | undefined, timeoutS
     }
     const to = resolver(ref);
     url = new URL(`https://${to.host}:${to.port}${ref.path ?? '/'}`);
+    url.searchParams.set('timeout', `${timeoutSeconds}s`);
+    return { url, servername: host, ...(ca ? { ca } : {}) };
   } else {
     throw new Error('webhook has neither clientConfig.url nor clientConfig.service');
   }
@@ -156,6 +160,9 @@ function post(target: Target, body: string, timeoutMs: number): Promise<unknown>
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
         ...(target.ca ? { ca: target.ca } : {}),
+        // Connect to wherever the resolver says, but check the certificate against the service's DNS
+        // name, as kube-apiserver does (SNI + hostname verification).
+        ...(target.servername ? { servername: target.servername } : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];
