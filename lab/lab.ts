@@ -32,6 +32,7 @@ import {
   GUEST_WORK,
   type GuestPaths,
   killFrrScript,
+  type LabMode,
   leafFrrConfig,
   type NodeProcess,
   nodePaths,
@@ -41,6 +42,7 @@ import {
   speakerFrrConfig,
   splitSections,
   startAgentsScript,
+  startClusterScript,
   startFrrScript,
   startProcessScript,
   statusScript,
@@ -59,7 +61,16 @@ export const REPO_ROOT = (() => {
 
 export interface LabProgress {
   elapsedMs: number;
-  stage: 'boot' | 'topology' | 'frr' | 'agents' | 'speakers' | 'waiting' | 'converged' | 'timeout';
+  stage:
+    | 'boot'
+    | 'topology'
+    | 'frr'
+    | 'cluster'
+    | 'agents'
+    | 'speakers'
+    | 'waiting'
+    | 'converged'
+    | 'timeout';
   message: string;
   /** While waiting: the checks that do not pass yet. */
   failing?: LabCheck[];
@@ -78,6 +89,13 @@ export interface LabOptions {
   /** Give up waiting after this long (default 300 s); the lab stays up, `converged` says false. */
   convergeTimeoutMs?: number;
   onProgress?: (p: LabProgress) => void;
+  /**
+   * static (default): each node runs `openperouter static` on its own manifest directory. kubernetes:
+   * the objects live in an API server stand-in inside the guest (fed from one shared directory, which
+   * editManifests changes, through the admission webhooks), the nodemarker indexes the nodes and serves
+   * the webhooks, and each node runs `openperouter controller`.
+   */
+  mode?: LabMode;
 }
 
 export interface LabTimings {
@@ -172,8 +190,26 @@ export class Lab {
     readonly topology: LabTopology,
     readonly stateDir: string,
     private readonly removeStateDir: boolean,
+    readonly mode: LabMode = 'static',
   ) {
-    this.paths = { repo: REPO_ROOT, share: GUEST_SHARE, work: GUEST_WORK };
+    this.paths = { repo: REPO_ROOT, share: GUEST_SHARE, work: GUEST_WORK, mode };
+  }
+
+  /** Kubernetes mode: each node's `openpe.io/nodeindex` as the nodemarker set it (null: none yet). */
+  nodeIndexes(): Record<string, string | null> {
+    try {
+      return JSON.parse(readFileSync(this.hostPath('cluster', 'nodes.json'), 'utf8')) as Record<
+        string,
+        string | null
+      >;
+    } catch {
+      return {};
+    }
+  }
+
+  /** Kubernetes mode: what the user-side mirror did with each object (created, replaced, rejected...). */
+  applyLog(): AgentLogEntry[] {
+    return readJsonLines(this.hostPath('cluster', 'apiserver.log'));
   }
 
   /** Host path of a file the guest writes to its share (logs, status files). */
@@ -484,6 +520,16 @@ export class Lab {
   /** Tails of every log of the lab (agents, reloaders, FRR daemons), for failure reports. */
   async logs(lines = 40): Promise<string> {
     const parts: string[] = [];
+    if (this.mode === 'kubernetes') {
+      for (const f of ['apiserver.log', 'nodemarker.log']) {
+        try {
+          const all = readFileSync(this.hostPath('cluster', f), 'utf8').trimEnd().split('\n');
+          parts.push(`--- cluster/${f}\n${all.slice(-lines).join('\n')}`);
+        } catch {
+          parts.push(`--- cluster/${f}: missing`);
+        }
+      }
+    }
     for (const n of this.topology.nodes) {
       for (const f of ['agent.log', 'reloader.log']) {
         try {
@@ -617,11 +663,12 @@ export async function labUp(opts: LabOptions = {}): Promise<Lab> {
     if (created) rmSync(stateDir, { recursive: true, force: true });
     throw e;
   }
-  const lab = new Lab(uml, topology, stateDir, opts.removeStateDir ?? created);
+  const mode = opts.mode ?? 'static';
+  const lab = new Lab(uml, topology, stateDir, opts.removeStateDir ?? created, mode);
   lab.timings.bootMs = uml.timings.bootMs;
   try {
     const stage = async (
-      name: 'topology' | 'frr' | 'agents' | 'speakers',
+      name: 'topology' | 'frr' | 'cluster' | 'agents' | 'speakers',
       what: string,
       script: string,
     ): Promise<number> => {
@@ -643,10 +690,17 @@ export async function labUp(opts: LabOptions = {}): Promise<Lab> {
       `starting ${fabric.reduce((a, i) => a + i.daemons.length, 0)} FRR daemons: the leaf's and the routers'`,
       startFrrScript(fabric),
     );
+    if (mode === 'kubernetes') {
+      await stage(
+        'cluster',
+        'starting the API server stand-in with the lab nodes and objects, and the nodemarker (indexes, webhooks)',
+        startClusterScript(topology, lab.paths),
+      );
+    }
     const tAgents = performance.now();
     lab.timings.agentsMs = await stage(
       'agents',
-      `starting the reloader and the agent of ${topology.nodes.map((n) => n.name).join(', ')} (logs in ${share})`,
+      `starting the reloader and the ${mode === 'kubernetes' ? 'controller' : 'agent'} of ${topology.nodes.map((n) => n.name).join(', ')} (logs in ${share})`,
       startAgentsScript(topology, lab.paths),
     );
     await lab.waitAgentsReady({

@@ -20,6 +20,36 @@ export interface GuestPaths {
   share: string;
   /** Guest-only scratch directory (tmpfs): manifests the agents watch, sockets, pid files. */
   work: string;
+  /**
+   * static (default): each node's `openperouter static` watches its own manifest directory.
+   * kubernetes: one API server stand-in (lab/guest/kube-cluster.ts) holds the objects, mirrored from one
+   * shared manifest directory; the nodemarker indexes the nodes and serves the webhooks; each node runs
+   * `openperouter controller`.
+   */
+  mode?: LabMode;
+}
+
+export type LabMode = 'static' | 'kubernetes';
+
+/** The namespace the lab's objects live in (the lab manifests say so too). */
+export const LAB_NAMESPACE = 'openperouter-system';
+const APISERVER_PORT = 6443;
+const WEBHOOK_PORT = 9443;
+
+/** Paths of the Kubernetes-mode cluster inside the guest. */
+export function clusterPaths(p: GuestPaths) {
+  const work = posix.join(p.work, 'cluster');
+  const share = posix.join(p.share, 'cluster');
+  return {
+    work,
+    share,
+    manifestDir: posix.join(work, 'manifests'),
+    kubeconfig: posix.join(work, 'kubeconfig'),
+    apiserverPid: posix.join(work, 'apiserver.pid'),
+    apiserverLog: posix.join(share, 'apiserver.log'),
+    nodemarkerPid: posix.join(work, 'nodemarker.pid'),
+    nodemarkerLog: posix.join(share, 'nodemarker.log'),
+  };
 }
 
 export const GUEST_SHARE = '/run/lab-host';
@@ -36,7 +66,8 @@ export function nodePaths(p: GuestPaths, node: LabNode) {
   return {
     work,
     share,
-    configDir: posix.join(work, 'config'),
+    // Kubernetes mode: every node's objects come from the one cluster, fed from one directory.
+    configDir: p.mode === 'kubernetes' ? clusterPaths(p).manifestDir : posix.join(work, 'config'),
     nodeFile: posix.join(work, 'node.yaml'),
     reloaderSocket: posix.join(work, 'reloader.sock'),
     reloaderState: posix.join(work, 'frr-last-good.conf'),
@@ -442,6 +473,28 @@ export function reloaderCommand(p: GuestPaths, n: LabNode): string[] {
 
 export function agentCommand(p: GuestPaths, n: LabNode): string[] {
   const np = nodePaths(p, n);
+  if (p.mode === 'kubernetes') {
+    return [
+      posix.join(p.repo, 'bin/openperouter'),
+      'controller',
+      '--kubeconfig',
+      clusterPaths(p).kubeconfig,
+      '--node-name',
+      n.name,
+      '--namespace',
+      LAB_NAMESPACE,
+      '--reloader-socket',
+      np.reloaderSocket,
+      '--host-namespace',
+      n.hostNamespace,
+      '--router-namespace',
+      n.routerNamespace,
+      '--metrics-bind-address',
+      '0',
+      '--health-probe-bind-address',
+      '0',
+    ];
+  }
   return [
     posix.join(p.repo, 'bin/openperouter'),
     'static',
@@ -467,6 +520,60 @@ export function agentCommand(p: GuestPaths, n: LabNode): string[] {
 
 export type NodeProcess = 'reloader' | 'agent';
 
+/**
+ * Kubernetes mode: the API server stand-in with the lab's nodes (lab/guest/kube-cluster.ts, which also
+ * mirrors the shared manifest directory into it), then the nodemarker (node indexes + webhooks).
+ */
+export function startClusterScript(t: LabTopology, p: GuestPaths): string {
+  const c = clusterPaths(p);
+  const node = posix.join(p.repo, 'node_modules/.bin/node');
+  const nodeArgs = t.nodes.flatMap((n) => ['--node', n.name]);
+  const apiserver = [
+    node,
+    posix.join(p.repo, 'dist/lab/guest/kube-cluster.js'),
+    '--state-dir',
+    c.work,
+    '--share',
+    p.share,
+    '--manifests',
+    c.manifestDir,
+    '--namespace',
+    LAB_NAMESPACE,
+    '--apiserver-port',
+    String(APISERVER_PORT),
+    '--webhook-port',
+    String(WEBHOOK_PORT),
+    ...nodeArgs,
+  ];
+  const nodemarker = [
+    posix.join(p.repo, 'bin/openperouter'),
+    'nodemarker',
+    '--kubeconfig',
+    c.kubeconfig,
+    '--namespace',
+    LAB_NAMESPACE,
+    '--webhook-port',
+    String(WEBHOOK_PORT),
+    '--cert-service-name',
+    'openpe-webhook-service',
+    '--metrics-bind-address',
+    '0',
+    '--health-probe-bind-address',
+    '0',
+  ];
+  return [
+    'set -u',
+    BG_FUNCTIONS,
+    `mkdir -p ${q(c.manifestDir)} ${q(c.share)}`,
+    `cp ${q(posix.join(p.repo, 'lab', t.manifests))}/*.yaml ${q(c.manifestDir)}/`,
+    `bg_start cluster ${q(c.apiserverPid)} ${q(c.apiserverLog)} ${apiserver.map(q).join(' ')}`,
+    // The kubeconfig appears once the API server listens.
+    `for _ in $(seq 1 300); do [ -s ${q(c.kubeconfig)} ] && break; sleep 0.1; done`,
+    `[ -s ${q(c.kubeconfig)} ] || { echo "the API server stand-in did not start:"; cat ${q(c.apiserverLog)}; exit 1; }`,
+    `bg_start cluster ${q(c.nodemarkerPid)} ${q(c.nodemarkerLog)} ${nodemarker.map(q).join(' ')}`,
+  ].join('\n');
+}
+
 export function startProcessScript(p: GuestPaths, n: LabNode, which: NodeProcess): string {
   const np = nodePaths(p, n);
   const cmd = which === 'reloader' ? reloaderCommand(p, n) : agentCommand(p, n);
@@ -488,11 +595,13 @@ export function startAgentsScript(t: LabTopology, p: GuestPaths): string {
   const lines = ['set -u', BG_FUNCTIONS];
   for (const n of t.nodes) {
     const np = nodePaths(p, n);
-    lines.push(
-      `mkdir -p ${q(np.configDir)} ${q(np.share)}`,
-      `cp ${q(posix.join(p.repo, 'lab', t.manifests))}/*.yaml ${q(np.configDir)}/`,
-      `printf '%s' ${q(nodeFileYaml(n))} >${q(np.nodeFile)}`,
-    );
+    lines.push(`mkdir -p ${q(np.work)} ${q(np.configDir)} ${q(np.share)}`);
+    if (p.mode !== 'kubernetes') {
+      lines.push(
+        `cp ${q(posix.join(p.repo, 'lab', t.manifests))}/*.yaml ${q(np.configDir)}/`,
+        `printf '%s' ${q(nodeFileYaml(n))} >${q(np.nodeFile)}`,
+      );
+    }
     lines.push(startProcessScript(p, n, 'reloader').replace(BG_FUNCTIONS, '').trim());
     lines.push(startProcessScript(p, n, 'agent').replace(BG_FUNCTIONS, '').trim());
     const w = n.workload;

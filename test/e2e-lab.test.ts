@@ -10,67 +10,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CheckGroup, LabCheck } from '../lab/checks.js';
-import {
-  expectedFor,
-  frrDifferences,
-  kernelDifferences,
-  type NodeState,
-  readNodeState,
-} from '../lab/expect.js';
+import { frrDifferences, type NodeState, readNodeState } from '../lab/expect.js';
 import { type AgentLogEntry, type Lab, type LabStatus, labUnavailableReason, labUp } from '../lab/lab.js';
-import { findNode } from '../lab/topology.js';
+import { assertChecks, failing, GREEN_L2, GREEN_L3, labWaits, progressToStderr } from './support/lab-e2e.js';
 import { gate, hasFrr, isRoot, type Prerequisite } from './support/prereq.js';
 
 const labAvailable: Prerequisite = () => labUnavailableReason();
 const NODE = 'node-b';
 const suiteStart = performance.now();
-
-function failing(checks: LabCheck[], pred: (c: LabCheck) => boolean): string {
-  const bad = checks.filter((c) => pred(c) && !c.ok);
-  return bad.map((c) => `  ${c.id}: ${c.subject} — ${c.detail}`).join('\n');
-}
-
-function assertChecks(st: LabStatus, groups: CheckGroup[], what: string): void {
-  const mine = st.checks.filter((c) => groups.includes(c.group));
-  assert.ok(mine.length > 0, `no ${groups.join('/')} checks in the status`);
-  const bad = failing(mine, () => true);
-  assert.equal(bad, '', `${what}: failing checks:\n${bad}`);
-}
-
-const GREEN_L3 = `apiVersion: network.openperouter.io/v1alpha1
-kind: L3VNI
-metadata:
-  name: green
-  namespace: openperouter-system
-spec:
-  vrf: green
-  vni: __VNI__
-  hostSession:
-    asn: 64514
-    hostASN: 64515
-    localCIDR:
-      ipv4: 192.169.12.0/24
-`;
-
-const GREEN_L2 = `apiVersion: network.openperouter.io/v1alpha1
-kind: L2VNI
-metadata:
-  name: green-l2
-  namespace: openperouter-system
-spec:
-  vni: __VNI__
-  routingDomain:
-    type: L3VNI
-    l3vni:
-      name: green
-  gatewayIPs:
-    - 192.171.1.1/24
-  hostMaster:
-    type: LinuxBridge
-    linuxBridge:
-      lifecycle: Managed
-`;
 
 describe('one-machine EVPN lab (UML, real FRR, our agents)', gate(isRoot, hasFrr, labAvailable), () => {
   let lab: Lab | undefined;
@@ -86,10 +33,7 @@ describe('one-machine EVPN lab (UML, real FRR, our agents)', gate(isRoot, hasFrr
     async () => {
       lab = await labUp({
         convergeTimeoutMs: 240_000,
-        onProgress: (p) => {
-          if (p.stage !== 'waiting')
-            process.stderr.write(`# lab [${(p.elapsedMs / 1000).toFixed(1)} s] ${p.message}\n`);
-        },
+        onProgress: progressToStderr,
       });
       up = lab.lastStatus;
     },
@@ -103,45 +47,7 @@ describe('one-machine EVPN lab (UML, real FRR, our agents)', gate(isRoot, hasFrr
     { timeout: 60_000 },
   );
 
-  /** Waits until the node's kernel and FRR match the render of its manifests; returns the state. */
-  async function converge(
-    node: string,
-    timeoutMs = 120_000,
-    opts: { valid?: boolean } = {},
-  ): Promise<NodeState> {
-    const n = findNode(L().topology, node);
-    const want = expectedFor(n, await L().manifests(node));
-    if (opts.valid !== false) assert.deepEqual(want.problems, [], 'the test manifests should be valid');
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const state = await readNodeState(L(), node);
-      const problems = [
-        ...kernelDifferences(want.plan, state),
-        ...frrDifferences(want.frr, state.runningConfig).map((l) => `frr: ${l}`),
-      ];
-      if (problems.length === 0) return state;
-      if (Date.now() > deadline) {
-        assert.fail(
-          `${node} did not converge to its manifests within ${timeoutMs} ms:\n  ${problems.join('\n  ')}\n${await L().logs(15)}`,
-        );
-      }
-      await sleep(1000);
-    }
-  }
-
-  async function reconciled(
-    node: string,
-    since: number,
-    until?: (e: AgentLogEntry) => boolean,
-  ): Promise<AgentLogEntry> {
-    return L().waitReconciled(node, since, { timeoutMs: 120_000, ...(until ? { until } : {}) });
-  }
-
-  async function waitAll(what: string, timeoutMs = 150_000): Promise<LabStatus> {
-    const st = await L().waitConverged({ timeoutMs });
-    assert.ok(st.ok, `${what}: the lab did not converge again:\n${failing(st.checks, () => true)}`);
-    return st;
-  }
+  const { converge, reconciled, waitAll } = labWaits(L);
 
   test('the lab comes up and converges: every session, route and ping', async (t) => {
     const l = L();

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { join } from 'node:path';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { formatChecks, summarizeFailing } from '../../lab/checks.js';
 import { type Lab, type LabProgress, type LabStatus, labUnavailableReason, labUp } from '../../lab/lab.js';
 
@@ -22,6 +22,7 @@ interface UpFlags extends CommonFlags {
   keep?: boolean;
   timeout: number;
   mem: number;
+  mode: 'static' | 'kubernetes';
   json?: boolean;
 }
 
@@ -202,6 +203,7 @@ async function up(o: UpFlags): Promise<void> {
     stateDir: o.stateDir,
     removeStateDir: false,
     memMB: o.mem,
+    mode: o.mode,
     convergeTimeoutMs: o.timeout * 1000,
     onProgress: progressPrinter(json),
   });
@@ -281,6 +283,14 @@ export function registerLabCommand(program: Command): void {
       .option('--keep', 'stay up after the verification, serving status/exec/down, until lab down or Ctrl-C')
       .option('--timeout <s>', 'give up waiting for convergence after this long', positive, 300)
       .option('--mem <MiB>', 'guest memory', positive, 1024)
+      .addOption(
+        new Option(
+          '--mode <mode>',
+          'static: each node runs `openperouter static` on its manifest directory; kubernetes: an API server stand-in holds the objects, the nodemarker and a controller per node run against it',
+        )
+          .choices(['static', 'kubernetes'])
+          .default('static'),
+      )
       .option('--json', 'print the result as one JSON object'),
   ).action(async (o: UpFlags) => up(o));
 
