@@ -876,17 +876,19 @@ describe('Helm chart', gate(helmAvailable), () => {
     ].sort();
     assert.deepEqual(permissions(objs, 'openperouter-controller'), controller);
     const nodemarkerBase = [
-      ...read('cluster', 'core/nodes', ['get', 'list', 'watch', 'update', 'patch']),
-      ...read(ns, 'coordination.k8s.io/leases', ['get', 'create', 'update', 'patch']),
+      // Exactly what src/k8s/nodemarker calls: list + watch nodes, merge-patch the index annotation; the Lease.
+      ...read('cluster', 'core/nodes', ['list', 'watch', 'patch']),
+      ...read(ns, 'coordination.k8s.io/leases', ['get', 'create', 'update']),
     ];
     const nodemarkerWebhook = [
-      ...ourPlurals.flatMap((r) => read('cluster', `${GROUP}/${r}`, ['get', 'list'])),
-      ...['get', 'update', 'patch'].map(
+      // src/k8s/webhook: lists every kind for the cross-object checks, updates caBundle, keeps its Secret.
+      ...ourPlurals.flatMap((r) => read('cluster', `${GROUP}/${r}`, ['list'])),
+      ...['get', 'update'].map(
         (v) =>
           `cluster admissionregistration.k8s.io/validatingwebhookconfigurations ${v} [openpe-validating-webhook-configuration]`,
       ),
       `${ns} core/secrets create`,
-      ...['get', 'update', 'patch'].map((v) => `${ns} core/secrets ${v} [openpe-webhook-server-cert]`),
+      ...['get', 'update'].map((v) => `${ns} core/secrets ${v} [openpe-webhook-server-cert]`),
     ];
     assert.deepEqual(
       permissions(objs, 'openperouter-nodemarker'),
