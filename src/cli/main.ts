@@ -2,7 +2,9 @@
 // openperouter: one CLI, one subcommand per component (see README.md).
 import { Command, Option } from 'commander';
 import { registerReloaderCommand } from '../frr/reloader-command.js';
+import { registerControllerCommand } from './controller.js';
 import { registerLabCommand } from './lab.js';
+import { registerNodemarkerCommand } from './nodemarker.js';
 import { registerOfflineCommands } from './offline.js';
 import { registerStaticCommand } from './static.js';
 
@@ -17,8 +19,10 @@ const program = new Command()
 
 registerOfflineCommands(program);
 registerStaticCommand(program);
+registerControllerCommand(program);
 registerReloaderCommand(program);
 registerLabCommand(program);
+registerNodemarkerCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`openperouter: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -9,17 +9,20 @@ import { mkdirSync, readFileSync, renameSync, watch, writeFileSync } from 'node:
 import { basename, dirname } from 'node:path';
 import type { Command } from 'commander';
 import { parse, stringify } from 'yaml';
-import { formatIssue, type ValidationIssue } from '../api/issues.js';
+import type { ValidationIssue } from '../api/issues.js';
 import { API_VERSION } from '../api/kinds.js';
 import type { RouterNodeConfigurationStatusStatus } from '../api/schema/status.js';
 import { jsonLogger, type Logger } from '../frr/log.js';
-import { applyFrrConfig } from '../frr/reloader-client.js';
-import { writeFileAtomic } from '../frr/state-file.js';
-import { createKernelApplier } from '../kernel/apply.js';
-import { type KernelPlan, ROUTER_NAMESPACE } from '../kernel/model.js';
-import { nodeFactsForPass } from '../node/facts.js';
+import { ROUTER_NAMESPACE } from '../kernel/model.js';
+import {
+  createAppliers,
+  logInputIssues,
+  passFactsReader,
+  restoreLastGood,
+  saveLastGood,
+  summarizePass,
+} from '../node/agent.js';
 import { ReconcileLoop, type ReconcileReport, reconcileOnce } from '../node/reconciler.js';
-import { nodeStatus } from '../node/status.js';
 import type { NodeFacts } from '../render/model.js';
 import { readNodeFile } from '../sources/node-file.js';
 import { StaticManifestDir } from '../sources/static-dir.js';
@@ -109,17 +112,11 @@ export function registerStaticCommand(program: Command): void {
         'starting',
       );
       const source = new StaticManifestDir(o.configDir);
-      const applier = createKernelApplier(o.hostNamespace ? { hostNamespace: o.hostNamespace } : {});
-      const kernel = {
-        apply: (plan: KernelPlan) => applier.apply({ ...plan, routerNamespace: o.routerNamespace }),
-      };
-      const frr = {
-        apply: async (text: string) => ({ applied: (await applyFrrConfig(o.reloaderSocket, text)).applied }),
-      };
+      const { frr, kernel } = createAppliers(o);
       const state: PassState = { status: o.statusFile ? readPreviousStatus(o.statusFile, log) : undefined };
       const stateFile = o.stateFile ?? stateFileFor(o.routerNamespace);
       let savedState = restoreLastGood(source, stateFile, log);
-      let lastMtuNote = '';
+      const factsOf = passFactsReader(log, o);
       let lastNodeFileError = '';
 
       const pass = async (): Promise<ReconcileReport> => {
@@ -145,37 +142,8 @@ export function registerStaticCommand(program: Command): void {
         }
         const read = source.read();
         savedState = await saveLastGood(source, stateFile, savedState, log);
-        for (const i of read.issues) {
-          log.warn(
-            {
-              object: `${i.kind} ${i.namespace ? `${i.namespace}/` : ''}${i.name}`,
-              field: i.field,
-              reason: i.message,
-              ...(i.source ? { file: i.source.file, document: i.source.document + 1 } : {}),
-              issue: formatIssue(i),
-            },
-            'invalid input',
-          );
-        }
-        const { facts, underlay } = await nodeFactsForPass(baseFacts, read.snapshot, {
-          routerNamespace: o.routerNamespace,
-          ...(o.frrHostname ? { systemHostname: o.frrHostname } : {}),
-          ...(o.hostNamespace ? { hostNamespace: o.hostNamespace } : {}),
-        });
-        const note =
-          underlay.mtu !== undefined
-            ? `mtu ${underlay.mtu} from ${underlay.found.map((f) => `${f.name}@${f.namespace}=${f.mtu}`).join(',')}`
-            : `unset: ${underlay.reason ?? ''}`;
-        if (note !== lastMtuNote) {
-          lastMtuNote = note;
-          if (underlay.mtu !== undefined)
-            log.info(
-              { underlayMtu: underlay.mtu, interfaces: underlay.found, missing: underlay.missing },
-              'underlay MTU',
-            );
-          else if (read.snapshot.underlays.length > 0)
-            log.warn({ reason: underlay.reason }, 'underlay MTU unknown, assuming 1500');
-        }
+        logInputIssues(log, read.issues);
+        const facts = await factsOf(baseFacts, read.snapshot);
         return reconcileOnce(
           { snapshot: read.snapshot, facts, inputIssues: [...nodeIssues, ...read.issues] },
           frr,
@@ -221,48 +189,6 @@ export function registerStaticCommand(program: Command): void {
     });
 }
 
-/** Seeds the manifest directory with the last good objects a previous run saved; returns the saved text. */
-function restoreLastGood(source: StaticManifestDir, file: string, log: Logger): string {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
-  try {
-    const problems = source.restoreState(JSON.parse(text));
-    for (const p of problems)
-      log.warn({ stateFile: file, problem: p }, 'saved last good state partly ignored');
-    log.info({ stateFile: file }, 'restored the last good version of every object');
-  } catch (err) {
-    log.warn({ stateFile: file, err: (err as Error).message }, 'saved last good state unreadable, ignored');
-  }
-  return text;
-}
-
-/** Saves the last good objects when they changed (atomically, fsync'd, 0600: they may carry BGP passwords). */
-async function saveLastGood(
-  source: StaticManifestDir,
-  file: string,
-  previous: string,
-  log: Logger,
-): Promise<string> {
-  const text = `${JSON.stringify(source.saveState(), null, 1)}\n`;
-  if (text === previous) return previous;
-  try {
-    await writeFileAtomic(file, text);
-    return text;
-  } catch (err) {
-    log.error({ stateFile: file, err: (err as Error).message }, 'cannot save the last good state');
-    return previous;
-  }
-}
-
-/** At most `max` entries, the rest summarised. */
-function capped(lines: string[], max: number): string[] {
-  return lines.length <= max ? lines : [...lines.slice(0, max), `… and ${lines.length - max} more`];
-}
-
 interface PassState {
   status: RouterNodeConfigurationStatusStatus | undefined;
 }
@@ -294,22 +220,8 @@ function reportPass(
   facts: NodeFacts,
   state: PassState,
 ): void {
-  const status = nodeStatus(r.outcome, state.status, new Date(), r.inputIssues);
+  const status = summarizePass(r, log, state.status);
   state.status = status;
-  for (const f of status.failedResources ?? []) log.warn({ ...f }, 'resource not applied');
-  const ready = status.conditions?.[0];
-  log.info(
-    {
-      ready: ready?.status,
-      reason: ready?.reason,
-      message: ready?.message,
-      frrApplied: r.frrApplied,
-      kernelOperations: r.kernelOperations,
-      ...(r.kernelChanges ? { kernelChanges: capped(r.kernelChanges, 100) } : {}),
-      durationMs: Math.round(r.durationMs),
-    },
-    'reconciled',
-  );
   if (o.statusFile) {
     const obj = {
       apiVersion: API_VERSION,

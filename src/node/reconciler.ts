@@ -162,6 +162,8 @@ export class ReconcileLoop {
       this.failures++;
       const delay = Math.min(this.opts.backoffMaxMs, this.opts.backoffInitialMs * 2 ** (this.failures - 1));
       if (!this.pending) this.trigger(delay);
+    } else if (report.outcome.kind === 'waiting') {
+      if (report.outcome.retryMs !== undefined && !this.pending) this.trigger(report.outcome.retryMs);
     } else {
       this.failures = 0;
     }

@@ -12,7 +12,13 @@ import {
 export type ReconcileOutcome =
   | { kind: 'applied'; failures: ObjectFailure[] }
   | { kind: 'underlayFailed'; failures: ObjectFailure[] }
-  | { kind: 'error'; message: string; failures: ObjectFailure[] };
+  | { kind: 'error'; message: string; failures: ObjectFailure[] }
+  /**
+   * Nothing was attempted: a precondition of the node is missing (Kubernetes mode: the node index
+   * annotation, the router). `reason` is the condition reason; the pass is retried after `retryMs`
+   * when set (otherwise the next trigger retries it).
+   */
+  | { kind: 'waiting'; reason: string; message: string; retryMs?: number; failures: ObjectFailure[] };
 
 const MAX_MESSAGE = 500;
 const MAX_NAME = 253;
@@ -102,6 +108,13 @@ export function nodeStatus(
         prev,
       ),
       failedResources: failedResources.filter((r) => r.kind === 'Underlay'),
+    };
+  }
+  if (outcome.kind === 'waiting') {
+    // Nothing changed on the node: the failed resources of the last pass still describe it.
+    return {
+      conditions: conditions(false, outcome.reason, outcome.message, ts, prev),
+      failedResources: previous?.failedResources ?? [],
     };
   }
   if (outcome.kind === 'error') {
