@@ -855,24 +855,19 @@ describe('Helm chart', gate(helmAvailable), () => {
     const ns = `ns:${NS}`;
     const read = (scope: string, res: string, verbs = ['get', 'list', 'watch']) =>
       verbs.map((v) => `${scope} ${res} ${v}`);
+    // Exactly what src/k8s/controller and src/sources/kubernetes.ts call: informers (list + watch),
+    // Events (create), the node's status object (get, create, status merge patch).
+    const informer = ['list', 'watch'];
     const controller = [
       ...['underlays', 'l3vnis', 'l2vnis', 'l3passthroughs', 'l3vpns'].flatMap((r) =>
-        read('cluster', `${GROUP}/${r}`),
+        read('cluster', `${GROUP}/${r}`, informer),
       ),
-      ...read('cluster', 'core/nodes'),
-      ...read('cluster', 'core/secrets'),
-      ...read('cluster', 'core/events', ['create', 'patch']),
-      ...read('cluster', 'events.k8s.io/events', ['create', 'patch']),
-      ...read(ns, `${GROUP}/routernodeconfigurationstatuses`, [
-        'create',
-        'get',
-        'list',
-        'watch',
-        'update',
-        'patch',
-      ]),
-      ...read(ns, `${GROUP}/routernodeconfigurationstatuses/status`, ['get', 'update', 'patch']),
-      ...read(ns, `${GROUP}/rawfrrconfigs`),
+      ...read('cluster', 'core/nodes', informer),
+      ...read('cluster', 'core/secrets', informer),
+      ...read('cluster', 'core/events', ['create']),
+      ...read(ns, `${GROUP}/routernodeconfigurationstatuses`, ['get', 'create']),
+      ...read(ns, `${GROUP}/routernodeconfigurationstatuses/status`, ['patch']),
+      ...read(ns, `${GROUP}/rawfrrconfigs`, informer),
     ].sort();
     assert.deepEqual(permissions(objs, 'openperouter-controller'), controller);
     const nodemarkerBase = [
