@@ -82,7 +82,7 @@ export interface LabOptions {
   stateDir?: string;
   /** Remove the state directory on down() (default: true when labUp created it). */
   removeStateDir?: boolean;
-  /** Guest memory, MiB (default 1024; only touched pages cost host memory). */
+  /** Guest memory, MiB (default 1024, 1536 in Kubernetes mode; only touched pages cost host memory). */
   memMB?: number;
   /** Wait until every check passes (default true). */
   waitConverged?: boolean;
@@ -653,7 +653,8 @@ export async function labUp(opts: LabOptions = {}): Promise<Lab> {
   let uml: Uml;
   try {
     uml = await startUml({
-      memMB: opts.memMB ?? 1024,
+      // Kubernetes mode runs four more Node.js processes (API server stand-in, nodemarker, controllers).
+      memMB: opts.memMB ?? (opts.mode === 'kubernetes' ? 1536 : 1024),
       name: 'lab',
       hostname: 'lab',
       hostDirs: [{ host: share, guest: GUEST_SHARE }],

@@ -493,6 +493,9 @@ export function agentCommand(p: GuestPaths, n: LabNode): string[] {
       '0',
       '--health-probe-bind-address',
       '0',
+      // Guest tmpfs: the default (/var/lib/openperouter) is the host's own disk through hostfs.
+      '--state-file',
+      np.agentState,
     ];
   }
   return [

@@ -21,7 +21,7 @@ interface CommonFlags {
 interface UpFlags extends CommonFlags {
   keep?: boolean;
   timeout: number;
-  mem: number;
+  mem?: number;
   mode: 'static' | 'kubernetes';
   json?: boolean;
 }
@@ -202,7 +202,7 @@ async function up(o: UpFlags): Promise<void> {
   const lab = await labUp({
     stateDir: o.stateDir,
     removeStateDir: false,
-    memMB: o.mem,
+    ...(o.mem !== undefined ? { memMB: o.mem } : {}),
     mode: o.mode,
     convergeTimeoutMs: o.timeout * 1000,
     onProgress: progressPrinter(json),
@@ -282,7 +282,7 @@ export function registerLabCommand(program: Command): void {
       )
       .option('--keep', 'stay up after the verification, serving status/exec/down, until lab down or Ctrl-C')
       .option('--timeout <s>', 'give up waiting for convergence after this long', positive, 300)
-      .option('--mem <MiB>', 'guest memory', positive, 1024)
+      .option('--mem <MiB>', 'guest memory (default: 1024, 1536 with --mode kubernetes)', positive)
       .addOption(
         new Option(
           '--mode <mode>',
