@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { routerId, tunnelEndpoints, vethAddresses } from '../src/ipam/index.js';
 import {
   type Cidr,
+  CidrOverlapIndex,
   cidrContainsIp,
   cidrSize,
   cidrsOverlap,
@@ -59,6 +60,40 @@ const index = fc.nat({ max: 5000 });
 function bare(address: string): string {
   return address.split('/')[0] ?? '';
 }
+
+/** CIDRs clustered under a few shared prefixes of one family mix, so nesting, equality and disjointness all occur. */
+const cidrSet = fc.array(
+  fc
+    .tuple(
+      fc.constantFrom<IpFamily>(4, 6),
+      fc.integer({ min: 0, max: 3 }),
+      fc.integer({ min: 0, max: 24 }),
+      fc.bigInt({ min: 0n, max: (1n << 24n) - 1n }),
+    )
+    .map(([f, base, extra, low]) => {
+      const bits = familyBits(f);
+      const len = Math.min(bits, 8 + extra);
+      const value = (BigInt(base) << BigInt(bits - 8)) | (low << BigInt(Math.max(0, bits - 32)));
+      return parseCidr(`${formatIp(f, value & ((1n << BigInt(bits)) - 1n))}/${len}`);
+    }),
+  { maxLength: 40 },
+);
+
+describe('CidrOverlapIndex', () => {
+  it('finds the same first overlapping CIDR as a linear scan in insertion order', () => {
+    fc.assert(
+      fc.property(cidrSet, cidrSet, (added, probes) => {
+        const idx = new CidrOverlapIndex<number>();
+        for (const [i, c] of added.entries()) idx.add(c, i);
+        for (const p of [...probes, ...added]) {
+          const linear = added.findIndex((c) => cidrsOverlap(c, p));
+          assert.equal(idx.firstOverlap(p), linear === -1 ? undefined : linear, p.text);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
 
 describe('ipam properties', () => {
   it('host addresses of distinct indices are distinct and never the router address', () => {

@@ -2,7 +2,7 @@
 // One module serves the webhook (admission: every node the object selects), the controller and static
 // mode (reconcile: this node). Objects are considered in namespace/name order and the first one wins,
 // so the outcome never depends on list order. Invalid objects are reported and skipped; the rest apply.
-import { cidrsOverlap, isCidr, parseCidr } from '../ipam/ip.js';
+import { CidrOverlapIndex, cidrsOverlap, isCidr, parseCidr } from '../ipam/ip.js';
 import { selectorMatches } from './label-selector.js';
 import type {
   ApiSnapshot,
@@ -166,17 +166,17 @@ export function applyNodeRules(selected: ApiSnapshot, opts: NodeRuleOptions = {}
 
   // Host-session pools of L3VNIs and the passthrough must be pairwise disjoint (per family). The
   // object later in namespace/name order is the one that fails (upstream aborts the whole node).
-  const claimed: Pool[] = [];
+  const claimed = new CidrOverlapIndex<Pool>();
   const claim = (o: L3VNI | L3Passthrough, label: string): boolean => {
     const pools = hostSessionPools(label, o.spec.hostSession?.localCIDR);
     for (const p of pools) {
-      const clash = claimed.find((c) => overlapping(c, p));
+      const clash = claimed.firstOverlap(parseCidr(p.cidr));
       if (clash) {
         fail(o, `overlapping cidrs ${p.cidr} - ${clash.cidr} for vnis ${label} - ${clash.label}`);
         return false;
       }
     }
-    claimed.push(...pools);
+    for (const p of pools) claimed.add(parseCidr(p.cidr), p);
     return true;
   };
   const sessionOk: L3VNI[] = [];

@@ -162,3 +162,46 @@ export function cidrContainsIp(c: Cidr, ip: string): boolean {
 export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
   return containsValue(a, b.family, b.network) || containsValue(b, a.family, a.network);
 }
+
+/**
+ * The CIDRs added so far, answering "which one, first in insertion order, overlaps this CIDR?" in time
+ * proportional to the prefix length instead of the number of CIDRs (the per-node rules check every
+ * host-session pool against all earlier ones: quadratic at a thousand VNIs otherwise). Since prefixes
+ * nest or are disjoint, an added CIDR overlaps `c` iff it contains `c` (it is one of `c`'s ancestors,
+ * itself included) or `c` contains it (`c` is one of its ancestors).
+ */
+export class CidrOverlapIndex<T> {
+  /** Each added CIDR's own key → its first insertion. */
+  private readonly exact = new Map<string, { order: number; value: T }>();
+  /** The key of every ancestor (itself included) of an added CIDR → the first insertion below it. */
+  private readonly below = new Map<string, { order: number; value: T }>();
+  private count = 0;
+
+  private static key(family: IpFamily, network: bigint, prefixLength: number): string {
+    return `${family}/${prefixLength}/${network.toString(16)}`;
+  }
+
+  private static ancestor(c: Cidr, prefixLength: number): string {
+    return CidrOverlapIndex.key(c.family, c.network & ~hostMask(c.family, prefixLength), prefixLength);
+  }
+
+  add(c: Cidr, value: T): void {
+    const entry = { order: this.count++, value };
+    const own = CidrOverlapIndex.key(c.family, c.network, c.prefixLength);
+    if (!this.exact.has(own)) this.exact.set(own, entry);
+    for (let len = 0; len <= c.prefixLength; len++) {
+      const k = CidrOverlapIndex.ancestor(c, len);
+      if (!this.below.has(k)) this.below.set(k, entry);
+    }
+  }
+
+  /** The value of the earliest added CIDR that overlaps `c`, or undefined. */
+  firstOverlap(c: Cidr): T | undefined {
+    let best = this.below.get(CidrOverlapIndex.key(c.family, c.network, c.prefixLength));
+    for (let len = 0; len <= c.prefixLength; len++) {
+      const hit = this.exact.get(CidrOverlapIndex.ancestor(c, len));
+      if (hit !== undefined && (best === undefined || hit.order < best.order)) best = hit;
+    }
+    return best?.value;
+  }
+}
