@@ -417,6 +417,8 @@ describe('reloader against real FRR', gate(isRoot, hasFrr), () => {
       restartCheckIntervalMs: 200,
       runner: rec.runner,
       logger: log,
+      // These tests are about the frr-reload.py path; the vtysh fast path has test/frr-fast-path.test.ts.
+      fastPathMaxLines: 0,
     });
     servers.push(server);
   });

@@ -72,6 +72,25 @@ export interface ApplyTimings {
   /** Second pass, only when the first --reload left changes behind. */
   reload2Ms?: number;
   verify2Ms?: number;
+  /** The vtysh fast path (fast-path.ts), when it was tried: its own total, before any fallback. */
+  fastMs?: number;
+  totalMs: number;
+}
+
+/** What the vtysh fast path (fast-path.ts) did in an apply, when it was tried. */
+export interface FastPathReport {
+  /** True when the fast path applied the change (no frr-reload.py run). */
+  used: boolean;
+  /** Why it was not used or failed (then frr-reload.py applied the config). */
+  reason?: string;
+  message?: string;
+  /** vtysh commands sent. */
+  commands?: number;
+  /** Milliseconds: reading the running config (0 when known), the one vtysh run, the whole try. */
+  readMs: number;
+  /** `vtysh -C` syntax check of the commands. */
+  checkMs: number;
+  applyMs: number;
   totalMs: number;
 }
 
@@ -97,6 +116,9 @@ export type ApplyResult =
       /** FRR errors of a `--reload` that exited non-zero although the final `--test` is clean. */
       warnings: string[];
       timings: ApplyTimings;
+      /** `fast`: applied through vtysh (fast-path.ts); `full`: through frr-reload.py. */
+      path?: 'fast' | 'full';
+      fastPath?: FastPathReport;
     }
   | {
       ok: false;
@@ -107,6 +129,7 @@ export type ApplyResult =
       remaining?: PendingChanges;
       reloads: 0 | 1 | 2;
       timings: ApplyTimings;
+      fastPath?: FastPathReport;
     };
 
 /**

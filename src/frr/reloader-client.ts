@@ -71,18 +71,23 @@ function httpOverUnix(
       headers['content-type'] = 'text/plain; charset=utf-8';
       headers['content-length'] = Buffer.byteLength(body);
     }
-    const req = request({ socketPath, method, path, headers, ...(signal ? { signal } : {}) }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
-      });
-      res.on('error', (e) => {
-        clearTimeout(timer);
-        reject(new TransportError(e.message));
-      });
-    });
+    // agent: false = one connection per request. A kept-alive socket that the server closes after its
+    // idle timeout (5 s) while a reconcile is busy elsewhere gets EPIPE/ECONNRESET on reuse.
+    const req = request(
+      { socketPath, method, path, headers, agent: false, ...(signal ? { signal } : {}) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', (e) => {
+          clearTimeout(timer);
+          reject(new TransportError(e.message));
+        });
+      },
+    );
     const timer = setTimeout(() => {
       req.destroy(new TransportError(`no answer within ${timeoutMs} ms`));
     }, timeoutMs);

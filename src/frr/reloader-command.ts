@@ -25,6 +25,7 @@ interface ReloaderFlags {
   vtyshTimeout: number;
   reloadTimeout: number;
   maxBody: number;
+  fastPathMaxLines: number;
   logLevel: LogLevel;
 }
 
@@ -106,6 +107,12 @@ export function registerReloaderCommand(program: Command): Command {
         .argParser(positiveInt(1))
         .default(DEFAULT_MAX_BODY),
     )
+    .option(
+      '--fast-path-max-lines <n>',
+      'apply changes up to this many lines through one vtysh run, verified against the running config (0: always frr-reload.py)',
+      positiveInt(0),
+      400,
+    )
     .option('--log-level <level>', 'debug|info|warn|error', logLevel, 'info' as LogLevel)
     .action(async (o: ReloaderFlags) => {
       const logger = jsonLogger({ level: o.logLevel, component: 'reloader' });
@@ -119,6 +126,7 @@ export function registerReloaderCommand(program: Command): Command {
         testTimeoutMs: Math.min(o.reloadTimeout, 120_000),
         reloadTimeoutMs: o.reloadTimeout,
         maxBodyBytes: o.maxBody,
+        fastPathMaxLines: o.fastPathMaxLines,
         logger,
       });
       await new Promise<void>((resolve) => {

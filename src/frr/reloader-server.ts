@@ -19,7 +19,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import type { CommandRunner } from './exec.js';
-import { type ApplyResult, FrrReload } from './frr-reload.js';
+import { FrrFastPath } from './fast-path.js';
+import { type ApplyResult, type FastPathReport, FrrReload } from './frr-reload.js';
 import { jsonLogger, type Logger } from './log.js';
 import { type FrrStartEvent, RestartWatch } from './restart-watch.js';
 import { readOptionalFile, writeFileAtomic } from './state-file.js';
@@ -50,6 +51,11 @@ export interface ReloaderServerOptions {
   reloadTimeoutMs?: number;
   /** Directory for candidate files. Default os.tmpdir(). */
   tmpDir?: string;
+  /**
+   * The vtysh fast path for small changes (fast-path.ts): the largest change, in lines, it applies
+   * (larger ones, and any failure or mismatch, go through frr-reload.py). 0 disables it. Default 400.
+   */
+  fastPathMaxLines?: number;
   /** Runs FRR's tools. Default: real child processes. */
   runner?: CommandRunner;
   logger?: Logger;
@@ -189,9 +195,11 @@ async function prepareSocketPath(path: string, log: Logger): Promise<void> {
 
 function summary(r: Extract<ApplyResult, { ok: true }>): Record<string, unknown> {
   return {
+    path: r.path ?? 'full',
     reloads: r.reloads,
     changes: { add: r.changes.toAdd.length, delete: r.changes.toDelete.length },
     timings: r.timings,
+    ...(r.fastPath !== undefined ? { fastPath: r.fastPath } : {}),
     ...(r.warnings.length > 0 ? { warnings: r.warnings } : {}),
   };
 }
@@ -212,6 +220,17 @@ export async function startReloaderServer(opts: ReloaderServerOptions): Promise<
     timeoutMs: opts.vtyshTimeoutMs ?? 10_000,
     ...(opts.runner ? { runner: opts.runner } : {}),
   });
+  const fastMax = opts.fastPathMaxLines ?? 400;
+  const fast =
+    fastMax > 0
+      ? new FrrFastPath({
+          target: opts.target,
+          maxLines: fastMax,
+          timeoutMs: opts.reloadTimeoutMs ?? 600_000,
+          ...(opts.tmpDir !== undefined ? { tmpDir: opts.tmpDir } : {}),
+          ...(opts.runner ? { runner: opts.runner } : {}),
+        })
+      : undefined;
   const queue = new SerialQueue();
 
   /** The last config applied successfully (persisted in the state file). */
@@ -240,6 +259,71 @@ export async function startReloaderServer(opts: ReloaderServerOptions): Promise<
       );
       return message;
     }
+  };
+
+  /**
+   * frr-reload.py's whole procedure; on success, FRR's running config is recorded for the fast path
+   * (a failure to read it only means the next fast path reads it itself).
+   */
+  const applyFull = async (text: string): Promise<ApplyResult> => {
+    const r = await frr.apply(text);
+    if (r.ok && fast !== undefined) {
+      await fast.rememberRunning(text).catch((e: unknown) => {
+        log.debug({ event: 'running-config-read-failed', err: String(e) }, 'cannot read the running config');
+      });
+    } else if (!r.ok && r.reason !== 'rejected' && r.reason !== 'test-failed') {
+      // FRR may be changed half-way: the recorded running config is stale (a refused candidate
+      // changed nothing, so it stays valid).
+      fast?.forget();
+    }
+    return { ...r, ...(r.ok ? { path: 'full' as const } : {}) };
+  };
+
+  /**
+   * Applies `text` when FRR is believed to run `prev`: the vtysh fast path first when the change is
+   * small, frr-reload.py otherwise and whenever the fast path fails or its result does not verify.
+   * When the fast path changed FRR and frr-reload.py then refuses the candidate (a syntax error: the
+   * full path applies nothing), `prev` is re-applied so that FRR runs the last good config again.
+   */
+  const applyConfig = async (text: string, prev: string | undefined): Promise<ApplyResult> => {
+    if (fast === undefined || prev === undefined) return applyFull(text);
+    const t0 = performance.now();
+    const f = await fast.apply(prev, text);
+    const report: FastPathReport = {
+      used: f.ok,
+      ...(f.ok ? { commands: f.commands } : { reason: f.reason, message: f.message }),
+      ...f.timings,
+    };
+    if (f.ok) {
+      const totalMs = Math.round(performance.now() - t0);
+      return {
+        ok: true,
+        path: 'fast',
+        reloads: 0,
+        changes: f.changes,
+        warnings: [],
+        timings: { writeMs: 0, testMs: 0, fastMs: f.timings.totalMs, totalMs },
+        fastPath: report,
+      };
+    }
+    const level = f.touched ? 'warn' : 'debug';
+    log[level](
+      { event: 'fast-path-fallback', reason: f.reason, touched: f.touched, message: f.message },
+      'fast path not used, applying with frr-reload.py',
+    );
+    const r = await applyFull(text);
+    if (!r.ok && f.touched && (r.reason === 'rejected' || r.reason === 'test-failed')) {
+      const back = await applyFull(prev);
+      if (!back.ok) {
+        return {
+          ...r,
+          reason: 'reload-failed',
+          message: `${r.message}\nrestoring the previous config after a failed fast path failed too: ${back.message}`,
+          fastPath: report,
+        };
+      }
+    }
+    return { ...r, timings: { ...r.timings, fastMs: f.timings.totalMs }, fastPath: report };
   };
 
   /** Expected daemons that `show daemons` does not list (all of them when vtysh fails). */
@@ -274,7 +358,7 @@ export async function startReloaderServer(opts: ReloaderServerOptions): Promise<
       log.warn({ event: 'frr-apply', result: 'not-ready', missing, queuedMs }, message);
       return { status: 503, body: { error: 'frr-not-ready', message } };
     }
-    const r = await frr.apply(text);
+    const r = await applyConfig(text, applied);
     const durationMs = Math.round(performance.now() - start);
     if (r.ok) {
       applied = text;
@@ -282,7 +366,11 @@ export async function startReloaderServer(opts: ReloaderServerOptions): Promise<
       const persistError = await persist(text);
       log.info(
         { event: 'frr-apply', result: 'applied', durationMs, queuedMs, ...summary(r) },
-        r.reloads === 0 ? 'FRR already ran this config' : 'config applied',
+        r.path === 'fast'
+          ? 'config applied through vtysh'
+          : r.reloads === 0
+            ? 'FRR already ran this config'
+            : 'config applied',
       );
       return {
         status: 200,
@@ -296,7 +384,10 @@ export async function startReloaderServer(opts: ReloaderServerOptions): Promise<
       };
     }
     // A reload that failed may have changed FRR: what it runs is unknown now.
-    if (r.reason !== 'rejected' && r.reason !== 'test-failed') applied = undefined;
+    if (r.reason !== 'rejected' && r.reason !== 'test-failed') {
+      applied = undefined;
+      fast?.forget();
+    }
     log.warn(
       {
         event: 'frr-apply',
@@ -316,6 +407,7 @@ export async function startReloaderServer(opts: ReloaderServerOptions): Promise<
         message: r.message,
         durationMs,
         ...(r.remaining ? { remaining: r.remaining } : {}),
+        ...(r.fastPath !== undefined ? { fastPath: r.fastPath } : {}),
       },
     };
   };
@@ -328,6 +420,7 @@ export async function startReloaderServer(opts: ReloaderServerOptions): Promise<
     } else {
       log.warn({ event: 'frr-restart-detected', pids: e.pids }, 'FRR daemons restarted');
       applied = undefined;
+      fast?.forget();
     }
     if (lastGood === undefined) {
       if (!e.first) log.info({ event: 'frr-reapply', result: 'nothing' }, 'no last good config to re-apply');
@@ -337,7 +430,7 @@ export async function startReloaderServer(opts: ReloaderServerOptions): Promise<
     void queue.run(async () => {
       if (closing || lastGood === undefined) return;
       const text = lastGood;
-      const r = await frr.apply(text);
+      const r = await applyFull(text);
       if (r.ok) {
         applied = text;
         reapply = { state: 'ok', at: new Date().toISOString() };
