@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE := ./node_modules/.bin/node
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: all deps system-deps build lint test test-unit demo crds clean
+.PHONY: all deps system-deps build lint test test-unit demo crds clean bench
 
 all: build
 
@@ -29,6 +29,11 @@ crds: build
 # Unit tests, CRD staleness, golden renders and FRR acceptance against real FRR.
 test: build system-deps lint
 	$(NODE) --test --test-reporter=spec "dist/test/**/*.test.js"
+
+# Benchmarks (not part of `make test`; root): one table with every figure next to its same-run floor,
+# bench/results/latest.{json,md}. LAB=1 adds the lab section, BENCH_QUICK=1 is a short smoke run.
+bench: build system-deps
+	LAB=$(LAB) BENCH_QUICK=$(BENCH_QUICK) $(NODE) dist/bench/main.js
 
 demo: build
 	@scripts/demo.sh

@@ -1,0 +1,107 @@
+// The node agent's reconcile pass in a process of its own (run by guest-kernel.ts inside UML): the
+// real reconciler (src/node/reconciler.ts) with the real kernel applier and the real reloader client.
+//   1. a first pass at N (cold: FRR config pushed, kernel built)
+//   2. no-op passes at N: time, kernel writes, FRR applies
+//   3. one VNI added (N -> N+1) and removed again, alternating: time, kernel operations
+// then its RSS (VmRSS and the peak VmHWM from /proc/self/status).
+import { readFileSync } from 'node:fs';
+import { toSnapshot } from '../src/api/load.js';
+import { applyFrrConfig } from '../src/frr/reloader-client.js';
+import { createKernelApplier } from '../src/kernel/apply.js';
+import { reconcileOnce } from '../src/node/reconciler.js';
+import { median } from './lib.js';
+import { FACTS, toObjects, workloadManifests } from './workload.js';
+
+interface Input {
+  n: number;
+  noopReps: number;
+  addReps: number;
+  socket: string;
+  hostNamespace: string;
+  nic: string;
+}
+
+const emit = (o: unknown): void => {
+  process.stdout.write(`${JSON.stringify(o)}\n`);
+};
+
+function statusKb(field: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
+  return Number(m?.[1] ?? Number.NaN);
+}
+
+async function main(): Promise<void> {
+  let text = '';
+  for await (const c of process.stdin) text += c;
+  const a = JSON.parse(text) as Input;
+  let frrApplies = 0;
+  let retried = 0;
+  const frr = {
+    apply: async (config: string) => {
+      const r = await applyFrrConfig(a.socket, config, { retries: 1 });
+      if (r.applied) frrApplies++;
+      if (r.attempts > 1) retried++;
+      return r;
+    },
+  };
+  const kernel = createKernelApplier({ hostNamespace: a.hostNamespace });
+  const inputsFor = (n: number) => ({
+    snapshot: toSnapshot(toObjects(workloadManifests(n, { nic: a.nic }))),
+    facts: FACTS,
+  });
+  const base = inputsFor(a.n);
+  const plus = inputsFor(a.n + 1);
+  const pass = async (inputs: ReturnType<typeof inputsFor>) => {
+    const before = frrApplies;
+    const r = await reconcileOnce(inputs, frr, kernel);
+    if (r.outcome.kind !== 'applied') throw new Error(`reconcile: ${JSON.stringify(r.outcome)}`);
+    return {
+      ms: r.durationMs,
+      kernelOperations: r.kernelOperations,
+      frrApplies: frrApplies - before,
+      kernelChanges: r.kernelChanges ?? [],
+    };
+  };
+  const first = await pass(base);
+  emit({ section: 'agent-first', n: a.n, ms: first.ms, kernelOperations: first.kernelOperations });
+  const noop = [];
+  for (let i = 0; i < a.noopReps; i++) noop.push(await pass(base));
+  emit({
+    section: 'noop',
+    n: a.n,
+    ms: median(noop.map((x) => x.ms)),
+    all: noop.map((x) => x.ms),
+    kernelOperations: Math.max(...noop.map((x) => x.kernelOperations)),
+    frrApplies: noop.reduce((s, x) => s + x.frrApplies, 0),
+  });
+  const add = [];
+  const remove = [];
+  for (let i = 0; i < a.addReps; i++) {
+    add.push(await pass(plus));
+    remove.push(await pass(base));
+  }
+  if (a.addReps > 0)
+    emit({
+      section: 'add-one',
+      n: a.n,
+      ms: median(add.map((x) => x.ms)),
+      all: add.map((x) => x.ms),
+      kernelOperations: median(add.map((x) => x.kernelOperations)),
+      removeKernelOperations: median(remove.map((x) => x.kernelOperations)),
+      addChanges: add[0]?.kernelChanges ?? [],
+      removeChanges: remove[0]?.kernelChanges ?? [],
+    });
+  // Both after the passes: the resident set now, and the peak over the process's life.
+  emit({
+    section: 'rss',
+    n: a.n,
+    rssKb: statusKb('VmRSS'),
+    hwmKb: statusKb('VmHWM'),
+    frrPostsRetried: retried,
+  });
+}
+
+main().catch((e: unknown) => {
+  emit({ section: 'error', message: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+  process.exitCode = 1;
+});

@@ -1,0 +1,186 @@
+// Runs INSIDE the user-mode Linux guest (the host kernel has no VRF): the kernel side of the benchmark.
+//   cold apply of N VNIs with our applier (read -> diff -> one `ip -batch` per step -> verify) against
+//   the raw `ip -batch` of exactly the same operations, run from this same process (the floor);
+//   then a child process playing the node agent (bench/agent.ts) runs reconcile passes (no-op, one
+//   VNI added) against the kernel state left behind and reports its RSS.
+// Input: JSON on stdin ({ cold: number[], reps: number, agent: {...} }); output: one JSON line per result.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { CommandRunner } from '../src/frr/exec.js';
+import { startReloaderServer } from '../src/frr/reloader-server.js';
+import { type AppliedBatch, applyKernelPlan, sysctlScript } from '../src/kernel/apply.js';
+import type { KernelPlan } from '../src/kernel/model.js';
+import { median, run, runOk, sleep } from './lib.js';
+import { renderWorkload } from './workload.js';
+
+export const HOST_NS = 'bhost';
+export const NIC = 'toswitch';
+
+interface Input {
+  cold: number[];
+  reps: number;
+  agent?: { n: number; noopReps: number; addReps: number; socket: string }[];
+}
+
+const emit = (o: unknown): void => {
+  process.stdout.write(`${JSON.stringify(o)}\n`);
+};
+
+async function clean(plan: KernelPlan): Promise<void> {
+  await run('ip', ['netns', 'del', plan.routerNamespace]);
+  await run('ip', ['netns', 'del', HOST_NS]);
+  // Devices of a deleted namespace go away asynchronously: let the kernel finish before timing again.
+  for (let i = 0; i < 600; i++) {
+    const r = await run('sh', ['-c', 'cat /proc/net/dev | wc -l']);
+    if (Number(r.stdout.trim()) <= 4) break;
+    await sleep(100);
+  }
+  await sleep(300);
+}
+
+async function setupHost(): Promise<void> {
+  await runOk('ip', ['netns', 'add', HOST_NS]);
+  await runOk(
+    'ip',
+    ['-n', HOST_NS, '-batch', '-'],
+    [
+      'link set lo up',
+      `link add ${NIC} mtu 9000 type veth peer name tor`,
+      `addr add 192.168.11.1/24 dev ${NIC}`,
+      `link set ${NIC} up`,
+      'link set tor up',
+      '',
+    ].join('\n'),
+  );
+}
+
+/** The same write operations, as bare processes: namespace, sysctls, one `ip -batch` per step. */
+async function rawReplay(batches: readonly AppliedBatch[], plan: KernelPlan): Promise<number> {
+  const t0 = performance.now();
+  for (const b of batches) {
+    if (b.kind === 'netns') await runOk('ip', ['netns', 'add', plan.routerNamespace]);
+    else if (b.kind === 'sysctl')
+      await runOk('ip', ['netns', 'exec', b.namespace, 'sh', '-c', sysctlScript(b.lines)]);
+    else await runOk('ip', ['-n', b.namespace, '-batch', '-'], `${b.lines.join('\n')}\n`);
+  }
+  return performance.now() - t0;
+}
+
+async function cold(n: number, reps: number): Promise<void> {
+  const { kernel: plan } = renderWorkload(n, undefined, { nic: NIC });
+  const ours: number[] = [];
+  const raw: number[] = [];
+  let batches: AppliedBatch[] = [];
+  let operations = 0;
+  let processes = {};
+  for (let r = 0; r < reps; r++) {
+    await clean(plan);
+    await setupHost();
+    const res = await applyKernelPlan(plan, { hostNamespace: HOST_NS });
+    ours.push(res.durationMs);
+    if (res.attempts !== 1) throw new Error(`cold apply took ${res.attempts} write rounds`);
+    batches = res.batches;
+    operations = res.operations;
+    processes = res.processes;
+    await clean(plan);
+    await setupHost();
+    raw.push(await rawReplay(batches, plan));
+    // The raw replay must have built the same state: our applier finds nothing to do.
+    const check = await applyKernelPlan(plan, { hostNamespace: HOST_NS, dryRun: true });
+    if (check.operations !== 0) throw new Error(`raw replay left ${check.operations} operations`);
+  }
+  emit({
+    section: 'cold',
+    n,
+    reps,
+    operations,
+    writeProcesses: batches.length,
+    processes,
+    oursMs: median(ours),
+    rawMs: median(raw),
+    oursAll: ours,
+    rawAll: raw,
+  });
+}
+
+/** A reloader with FRR's tools stubbed: an FRR that already runs every config (FRR is not in the guest). */
+const stubFrr: CommandRunner = async (_file, args) => {
+  const ok = { code: 0, stdout: '', stderr: '', timedOut: false, durationMs: 0 };
+  if (args.includes('show daemons')) return { ...ok, stdout: 'zebra bgpd staticd bfdd\n' };
+  return ok;
+};
+
+async function agent(a: NonNullable<Input['agent']>[number]): Promise<void> {
+  const { kernel: plan } = renderWorkload(a.n, undefined, { nic: NIC });
+  await clean(plan);
+  await setupHost();
+  const server = await startReloaderServer({
+    socketPath: a.socket,
+    stateFile: `${a.socket}.state`,
+    target: { pathspace: 'bench' },
+    restartCheckIntervalMs: 0,
+    runner: stubFrr,
+    fastPathMaxLines: 0,
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
+  });
+  try {
+    const script = fileURLToPath(new URL('./agent.js', import.meta.url));
+    const child = spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    child.stdin.end(JSON.stringify({ ...a, hostNamespace: HOST_NS, nic: NIC }));
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    for (const line of out.split('\n').filter((l) => l.startsWith('{'))) emit(JSON.parse(line));
+    if (code !== 0) throw new Error(`agent exited ${code}`);
+    // Floors, same guest, same kernel state: the state reads alone (the 5 reader processes the
+    // applier runs, in parallel, without parsing or diffing), and the RSS of an empty Node process.
+    const reads: number[] = [];
+    for (let i = 0; i < a.noopReps; i++) {
+      const t0 = performance.now();
+      await Promise.all([
+        run('ip', ['-n', plan.routerNamespace, '-d', '-json', 'link', 'show']),
+        run('ip', ['-n', plan.routerNamespace, '-json', 'addr', 'show']),
+        run('ip', ['-n', HOST_NS, '-d', '-json', 'link', 'show']),
+        run('ip', ['-n', HOST_NS, '-json', 'addr', 'show']),
+        run('ip', [
+          'netns',
+          'exec',
+          plan.routerNamespace,
+          'grep',
+          '-sH',
+          '',
+          '/proc/sys/net/ipv4/conf/all/forwarding',
+        ]),
+      ]);
+      reads.push(performance.now() - t0);
+    }
+    const empty = await run(process.execPath, [
+      '-e',
+      "console.log(/VmRSS:\\s+(\\d+)/.exec(require('fs').readFileSync('/proc/self/status','utf8'))[1])",
+    ]);
+    emit({
+      section: 'floors',
+      n: a.n,
+      rawReadsMs: median(reads),
+      emptyNodeRssKb: Number(empty.stdout.trim()),
+    });
+  } finally {
+    await server.close();
+  }
+}
+
+async function main(): Promise<void> {
+  let text = '';
+  for await (const c of process.stdin) text += c;
+  const input = JSON.parse(text) as Input;
+  for (const n of input.cold) await cold(n, input.reps);
+  for (const a of input.agent ?? []) await agent(a);
+  emit({ section: 'done' });
+}
+
+main().catch((e: unknown) => {
+  emit({ section: 'error', message: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+  process.exitCode = 1;
+});
