@@ -44,6 +44,8 @@ export interface KernelApplyResult {
   warnings: string[];
   /** dryRun only: what the agent could not fix by itself. */
   problems: string[];
+  /** The plan equalled the last verified one within the trust window: nothing was read (createKernelApplier). */
+  trusted?: boolean;
 }
 
 export class KernelApplyError extends Error {
@@ -211,9 +213,53 @@ export async function applyKernelPlan(plan: KernelPlan, opts: ApplyOptions = {})
   }
 }
 
+export interface KernelApplierOptions extends Omit<ApplyOptions, 'dryRun'> {
+  /**
+   * How long a verified state is trusted (ms; default 0 = never): a plan identical to the last one this
+   * applier converged and verified less than this long ago is not read again. Passes triggered by events
+   * that change nothing for this node (another node's object, a Secret nobody uses, a Node heartbeat)
+   * then cost the render only, instead of reading every link and address of the node. Drift made behind
+   * the agent's back is still repaired: by the first pass after the window, and at the latest by the
+   * periodic resync. A new process always reads (its first pass verifies).
+   */
+  trustVerifiedMs?: number;
+}
+
+/** A pass that trusted the last verification: nothing read, nothing written. */
+function trustedResult(): KernelApplyResult {
+  return {
+    operations: 0,
+    batches: [],
+    attempts: 0,
+    durationMs: 0,
+    processes: newProcessCounts(),
+    warnings: [],
+    problems: [],
+    trusted: true,
+  };
+}
+
 /** The applier the node reconciler uses. */
-export function createKernelApplier(opts: Omit<ApplyOptions, 'dryRun'> = {}): {
+export function createKernelApplier(opts: KernelApplierOptions = {}): {
   apply(plan: KernelPlan): Promise<KernelApplyResult>;
 } {
-  return { apply: (plan) => applyKernelPlan(plan, opts) };
+  const { trustVerifiedMs = 0, ...applyOpts } = opts;
+  let verified: { plan: string; at: number } | undefined;
+  return {
+    apply: async (plan) => {
+      const key = trustVerifiedMs > 0 ? JSON.stringify(plan) : '';
+      if (
+        verified !== undefined &&
+        verified.plan === key &&
+        performance.now() - verified.at < trustVerifiedMs
+      ) {
+        return trustedResult();
+      }
+      verified = undefined;
+      const result = await applyKernelPlan(plan, applyOpts);
+      // applyKernelPlan resolves only once a read showed the kernel equal to the plan.
+      if (trustVerifiedMs > 0) verified = { plan: key, at: performance.now() };
+      return result;
+    },
+  };
 }

@@ -27,12 +27,22 @@ export interface AgentPlacement {
 
 export type FrrApplyResult = 'applied' | 'unchanged' | 'failed';
 
+/**
+ * How long the agent trusts a kernel state it verified (see KernelApplierOptions.trustVerifiedMs):
+ * passes with an unchanged plan within this window read nothing. Drift made behind the agent's back is
+ * repaired within this window plus the resync period.
+ */
+export const KERNEL_TRUST_MS = 60_000;
+
 /** FRR through the reloader's socket, the kernel through iproute2 (router namespace forced to ours). */
 export function createAppliers(
   o: AgentPlacement & { reloaderSocket: string },
   hooks: { frrResult?: (r: FrrApplyResult) => void } = {},
 ): { frr: FrrApplier; kernel: KernelApplier } {
-  const applier = createKernelApplier(o.hostNamespace ? { hostNamespace: o.hostNamespace } : {});
+  const applier = createKernelApplier({
+    trustVerifiedMs: KERNEL_TRUST_MS,
+    ...(o.hostNamespace ? { hostNamespace: o.hostNamespace } : {}),
+  });
   const kernel: KernelApplier = {
     apply: (plan: KernelPlan) => applier.apply({ ...plan, routerNamespace: o.routerNamespace }),
   };
