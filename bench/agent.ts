@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { toSnapshot } from '../src/api/load.js';
 import { applyFrrConfig } from '../src/frr/reloader-client.js';
 import { createKernelApplier } from '../src/kernel/apply.js';
+import { KERNEL_TRUST_MS } from '../src/node/agent.js';
 import { reconcileOnce } from '../src/node/reconciler.js';
 import { median } from './lib.js';
 import { FACTS, toObjects, workloadManifests } from './workload.js';
@@ -44,16 +45,19 @@ async function main(): Promise<void> {
       return r;
     },
   };
-  const kernel = createKernelApplier({ hostNamespace: a.hostNamespace });
+  // As the agents run it (src/node/agent.ts): a verified state is trusted for KERNEL_TRUST_MS.
+  const kernel = createKernelApplier({ hostNamespace: a.hostNamespace, trustVerifiedMs: KERNEL_TRUST_MS });
+  // Every pass reads and verifies: what a resync pass, or the first pass of a new process, costs.
+  const verifying = createKernelApplier({ hostNamespace: a.hostNamespace });
   const inputsFor = (n: number) => ({
     snapshot: toSnapshot(toObjects(workloadManifests(n, { nic: a.nic }))),
     facts: FACTS,
   });
   const base = inputsFor(a.n);
   const plus = inputsFor(a.n + 1);
-  const pass = async (inputs: ReturnType<typeof inputsFor>) => {
+  const pass = async (inputs: ReturnType<typeof inputsFor>, applier = kernel) => {
     const before = frrApplies;
-    const r = await reconcileOnce(inputs, frr, kernel);
+    const r = await reconcileOnce(inputs, frr, applier);
     if (r.outcome.kind !== 'applied') throw new Error(`reconcile: ${JSON.stringify(r.outcome)}`);
     return {
       ms: r.durationMs,
@@ -73,6 +77,16 @@ async function main(): Promise<void> {
     all: noop.map((x) => x.ms),
     kernelOperations: Math.max(...noop.map((x) => x.kernelOperations)),
     frrApplies: noop.reduce((s, x) => s + x.frrApplies, 0),
+  });
+  const verified = [];
+  for (let i = 0; i < a.noopReps; i++) verified.push(await pass(base, verifying));
+  emit({
+    section: 'noop-verify',
+    n: a.n,
+    ms: median(verified.map((x) => x.ms)),
+    all: verified.map((x) => x.ms),
+    kernelOperations: Math.max(...verified.map((x) => x.kernelOperations)),
+    frrApplies: verified.reduce((s, x) => s + x.frrApplies, 0),
   });
   const add = [];
   const remove = [];

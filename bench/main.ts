@@ -148,13 +148,29 @@ function kernelRows(lines: GuestLine[]): void {
     const fa = c['frrApplies'] as number;
     const reads = floors.get(n)?.['rawReadsMs'] as number | undefined;
     rows.push({
-      measure: 'No-op reconcile pass (UML): time, kernel writes, FRR reloads',
+      measure:
+        'No-op reconcile pass, as the agents run it (UML; kernel state verified < 60 s ago is trusted): time, kernel writes, FRR reloads',
       n,
       value: `${ms(t)}, ${kw} writes, ${fa} reloads`,
       baseline: reads !== undefined ? `${ms(reads)} (the 5 raw state reads alone)` : '—',
       ratio: reads !== undefined ? ratio(t, reads) : '',
       target: n === BIG ? '≤ 200 ms, 0, 0' : '0, 0',
       met: met((n !== BIG || t <= 200) && kw === 0 && fa === 0),
+    });
+  }
+  for (const c of lines.filter((l) => l.section === 'noop-verify')) {
+    const n = c['n'] as number;
+    const t = c['ms'] as number;
+    const reads = floors.get(n)?.['rawReadsMs'] as number | undefined;
+    rows.push({
+      measure:
+        'No-op reconcile pass that re-reads and verifies the kernel (UML; resync, or first pass of a new process)',
+      n,
+      value: `${ms(t)}, ${c['kernelOperations']} writes, ${c['frrApplies']} reloads`,
+      baseline: reads !== undefined ? `${ms(reads)} (the 5 raw state reads alone)` : '—',
+      ratio: reads !== undefined ? ratio(t, reads) : '',
+      target: '0, 0',
+      met: met(c['kernelOperations'] === 0 && c['frrApplies'] === 0),
     });
   }
   for (const c of lines.filter((l) => l.section === 'add-one')) {
