@@ -470,12 +470,24 @@ export class FrrFastPath {
    * changed).
    */
   async apply(prev: string, next: string): Promise<FastPathResult> {
+    const p = await this.prepare(prev, next);
+    return p.ok ? p.commit() : p;
+  }
+
+  /**
+   * The part of apply() that changes nothing in FRR: diff, baseline, drift check and vtysh's syntax
+   * check. The reloader runs it while it checks that FRR's daemons are up, then commits.
+   */
+  async prepare(
+    prev: string,
+    next: string,
+  ): Promise<(FastPathResult & { ok: false }) | { ok: true; commit: () => Promise<FastPathResult> }> {
     const t0 = performance.now();
     let readMs = 0;
     let checkMs = 0;
     let applyMs = 0;
     const timings = () => ({ readMs, checkMs, applyMs, totalMs: Math.round(performance.now() - t0) });
-    const fail = (reason: string, message: string, touched = false): FastPathResult => ({
+    const fail = (reason: string, message: string, touched = false): FastPathResult & { ok: false } => ({
       ok: false,
       touched,
       reason,
@@ -515,37 +527,45 @@ export class FrrFastPath {
     const syntax = await this.syntaxError(change).catch((e: unknown) => `syntax check failed: ${String(e)}`);
     checkMs = Math.round(performance.now() - tc);
     if (syntax !== undefined) return fail('syntax', syntax);
-    const commands = vtyshCommands(change);
-    // From here on FRR changes: what it runs is known again only once verified.
-    this.baseline = undefined;
-    const ta = performance.now();
-    const r = await this.vtyshRun([...commands, 'show running-config']);
-    applyMs = Math.round(performance.now() - ta);
-    const stdout = stripVTControlCharacters(r.stdout);
-    const banner = stdout.lastIndexOf(BANNER);
-    if (r.code !== 0 || r.timedOut || banner < 0) {
-      const said = stripVTControlCharacters(`${r.stdout}${r.stderr}`).trim();
-      return fail(
-        'vtysh-failed',
-        `${describeFailure('vtysh', r, this.timeoutMs)}${said ? `: ${said.slice(0, 2000)}` : ''}`,
-        true,
-      );
-    }
-    let after: FrrTree;
-    try {
-      after = parseFrrConfig(stdout.slice(banner));
-    } catch (e) {
-      return fail('mismatch', `cannot parse the running config: ${String(e)}`, true);
-    }
-    const diffs = treeDifferences(expectRunning(before, change), after);
-    if (diffs.length > 0) {
-      return fail(
-        'mismatch',
-        `running config differs from the expected one: ${diffs.slice(0, 10).join('; ')}`,
-        true,
-      );
-    }
-    this.baseline = { forText: next, tree: after, candidate: nextTree };
-    return { ok: true, changes: pendingOf(change), commands: commands.length, timings: timings() };
+    const ready = change;
+    const commit = async (): Promise<FastPathResult> => {
+      // The baseline may have moved since prepare() (an FRR restart): then nothing is applied here.
+      if (this.baseline !== undefined && this.baseline.tree !== before) {
+        return fail('no-baseline', 'FRR changed between the preparation and the apply');
+      }
+      const commands = vtyshCommands(ready);
+      // From here on FRR changes: what it runs is known again only once verified.
+      this.baseline = undefined;
+      const ta = performance.now();
+      const r = await this.vtyshRun([...commands, 'show running-config']);
+      applyMs = Math.round(performance.now() - ta);
+      const stdout = stripVTControlCharacters(r.stdout);
+      const banner = stdout.lastIndexOf(BANNER);
+      if (r.code !== 0 || r.timedOut || banner < 0) {
+        const said = stripVTControlCharacters(`${r.stdout}${r.stderr}`).trim();
+        return fail(
+          'vtysh-failed',
+          `${describeFailure('vtysh', r, this.timeoutMs)}${said ? `: ${said.slice(0, 2000)}` : ''}`,
+          true,
+        );
+      }
+      let after: FrrTree;
+      try {
+        after = parseFrrConfig(stdout.slice(banner));
+      } catch (e) {
+        return fail('mismatch', `cannot parse the running config: ${String(e)}`, true);
+      }
+      const diffs = treeDifferences(expectRunning(before, ready), after);
+      if (diffs.length > 0) {
+        return fail(
+          'mismatch',
+          `running config differs from the expected one: ${diffs.slice(0, 10).join('; ')}`,
+          true,
+        );
+      }
+      this.baseline = { forText: next, tree: after, candidate: nextTree };
+      return { ok: true, changes: pendingOf(ready), commands: commands.length, timings: timings() };
+    };
+    return { ok: true, commit };
   }
 }

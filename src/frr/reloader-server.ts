@@ -285,10 +285,15 @@ export async function startReloaderServer(opts: ReloaderServerOptions): Promise<
    * When the fast path changed FRR and frr-reload.py then refuses the candidate (a syntax error: the
    * full path applies nothing), `prev` is re-applied so that FRR runs the last good config again.
    */
-  const applyConfig = async (text: string, prev: string | undefined): Promise<ApplyResult> => {
+  const applyConfig = async (
+    text: string,
+    prev: string | undefined,
+    prepared?: ReturnType<FrrFastPath['prepare']>,
+  ): Promise<ApplyResult> => {
     if (fast === undefined || prev === undefined) return applyFull(text);
     const t0 = performance.now();
-    const f = await fast.apply(prev, text);
+    const p = await (prepared ?? fast.prepare(prev, text));
+    const f = p.ok ? await p.commit() : p;
     const report: FastPathReport = {
       used: f.ok,
       ...(f.ok ? { commands: f.commands } : { reason: f.reason, message: f.message }),
@@ -352,13 +357,17 @@ export async function startReloaderServer(opts: ReloaderServerOptions): Promise<
     }
     // Applying while a daemon is down would half-apply the config (frr-reload.py configures the daemons
     // that answer): refuse with a retriable 503 instead, without touching FRR.
+    // The fast path's preparation (diff, vtysh's syntax check) changes nothing in FRR: it runs while
+    // the daemons are checked, and is committed only when they are all up.
+    const prepared = fast !== undefined && applied !== undefined ? fast.prepare(applied, text) : undefined;
     const missing = await missingDaemons();
     if (missing.length > 0) {
+      await prepared?.catch(() => undefined);
       const message = `FRR is not ready: ${missing.join(', ')} not running`;
       log.warn({ event: 'frr-apply', result: 'not-ready', missing, queuedMs }, message);
       return { status: 503, body: { error: 'frr-not-ready', message } };
     }
-    const r = await applyConfig(text, applied);
+    const r = await applyConfig(text, applied, prepared);
     const durationMs = Math.round(performance.now() - start);
     if (r.ok) {
       applied = text;
