@@ -10,6 +10,7 @@ import { applyFrrConfig } from '../src/frr/reloader-client.js';
 import { createKernelApplier } from '../src/kernel/apply.js';
 import { KERNEL_TRUST_MS } from '../src/node/agent.js';
 import { reconcileOnce } from '../src/node/reconciler.js';
+import { RenderMemo } from '../src/node/render-memo.js';
 import { median } from './lib.js';
 import { FACTS, toObjects, workloadManifests } from './workload.js';
 
@@ -55,9 +56,15 @@ async function main(): Promise<void> {
   });
   const base = inputsFor(a.n);
   const plus = inputsFor(a.n + 1);
-  const pass = async (inputs: ReturnType<typeof inputsFor>, applier = kernel) => {
+  // As the agents run it: the last render is remembered (src/node/render-memo.ts).
+  const memo = new RenderMemo();
+  const pass = async (
+    inputs: ReturnType<typeof inputsFor>,
+    applier = kernel,
+    m: RenderMemo | undefined = memo,
+  ) => {
     const before = frrApplies;
-    const r = await reconcileOnce(inputs, frr, applier);
+    const r = await reconcileOnce(inputs, frr, applier, m);
     if (r.outcome.kind !== 'applied') throw new Error(`reconcile: ${JSON.stringify(r.outcome)}`);
     return {
       ms: r.durationMs,
@@ -79,7 +86,7 @@ async function main(): Promise<void> {
     frrApplies: noop.reduce((s, x) => s + x.frrApplies, 0),
   });
   const verified = [];
-  for (let i = 0; i < a.noopReps; i++) verified.push(await pass(base, verifying));
+  for (let i = 0; i < a.noopReps; i++) verified.push(await pass(base, verifying, undefined));
   emit({
     section: 'noop-verify',
     n: a.n,

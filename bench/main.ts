@@ -149,7 +149,7 @@ function kernelRows(lines: GuestLine[]): void {
     const reads = floors.get(n)?.['rawReadsMs'] as number | undefined;
     rows.push({
       measure:
-        'No-op reconcile pass, as the agents run it (UML; kernel state verified < 60 s ago is trusted): time, kernel writes, FRR reloads',
+        'No-op reconcile pass, as the agents run it (UML; last render remembered, kernel state verified < 60 s ago trusted): time, kernel writes, FRR reloads',
       n,
       value: `${ms(t)}, ${kw} writes, ${fa} reloads`,
       baseline: reads !== undefined ? `${ms(reads)} (the 5 raw state reads alone)` : '—',
@@ -164,7 +164,7 @@ function kernelRows(lines: GuestLine[]): void {
     const reads = floors.get(n)?.['rawReadsMs'] as number | undefined;
     rows.push({
       measure:
-        'No-op reconcile pass that re-reads and verifies the kernel (UML; resync, or first pass of a new process)',
+        'No-op reconcile pass that renders again and re-reads and verifies the kernel (UML; the first pass of a new process)',
       n,
       value: `${ms(t)}, ${c['kernelOperations']} writes, ${c['frrApplies']} reloads`,
       baseline: reads !== undefined ? `${ms(reads)} (the 5 raw state reads alone)` : '—',

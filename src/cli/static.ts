@@ -23,6 +23,7 @@ import {
   summarizePass,
 } from '../node/agent.js';
 import { ReconcileLoop, type ReconcileReport, reconcileOnce } from '../node/reconciler.js';
+import { RenderMemo } from '../node/render-memo.js';
 import type { NodeFacts } from '../render/model.js';
 import { readNodeFile } from '../sources/node-file.js';
 import { StaticManifestDir } from '../sources/static-dir.js';
@@ -113,6 +114,7 @@ export function registerStaticCommand(program: Command): void {
       );
       const source = new StaticManifestDir(o.configDir);
       const { frr, kernel } = createAppliers(o);
+      const memo = new RenderMemo();
       const state: PassState = { status: o.statusFile ? readPreviousStatus(o.statusFile, log) : undefined };
       const stateFile = o.stateFile ?? stateFileFor(o.routerNamespace);
       let savedState = restoreLastGood(source, stateFile, log);
@@ -148,6 +150,7 @@ export function registerStaticCommand(program: Command): void {
           { snapshot: read.snapshot, facts, inputIssues: [...nodeIssues, ...read.issues] },
           frr,
           kernel,
+          memo,
         );
       };
       const report = (r: ReconcileReport) => reportPass(r, log, o, baseFacts, state);

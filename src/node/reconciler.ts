@@ -5,10 +5,9 @@
 import type { ValidationIssue } from '../api/issues.js';
 import type { ApiSnapshot } from '../api/types.js';
 import type { KernelPlan } from '../kernel/model.js';
-import { renderFrr } from '../render/frr.js';
-import { renderKernel } from '../render/kernel.js';
 import type { NodeFacts } from '../render/model.js';
-import { type ResolveOptions, resolveNode } from '../render/resolve.js';
+import type { ResolveOptions } from '../render/resolve.js';
+import { type RenderMemo, renderNode } from './render-memo.js';
 import type { ReconcileOutcome } from './status.js';
 
 export interface FrrApplier {
@@ -46,6 +45,8 @@ export async function reconcileOnce(
   inputs: ReconcileInputs,
   frr: FrrApplier,
   kernel: KernelApplier,
+  /** The agent's memory of its last render (see render-memo.ts); without it every pass renders. */
+  memo?: RenderMemo,
 ): Promise<ReconcileReport> {
   const started = performance.now();
   const done = (
@@ -63,12 +64,14 @@ export async function reconcileOnce(
       ? { inputIssues: inputs.inputIssues }
       : {}),
   });
-  const result = resolveNode(inputs.snapshot, inputs.facts, inputs.options);
-  if (!result.config) return done({ kind: 'underlayFailed', failures: result.failures });
+  const rendered = (memo?.render.bind(memo) ?? renderNode)(inputs.snapshot, inputs.facts, inputs.options);
+  const { result } = rendered;
+  if (!result.config || rendered.frr === undefined || rendered.kernel === undefined)
+    return done({ kind: 'underlayFailed', failures: result.failures });
 
   let frrApplied = false;
   try {
-    frrApplied = (await frr.apply(renderFrr(result.config))).applied;
+    frrApplied = (await frr.apply(rendered.frr)).applied;
   } catch (err) {
     return done({
       kind: 'error',
@@ -77,7 +80,7 @@ export async function reconcileOnce(
     });
   }
   try {
-    const { operations, batches = [] } = await kernel.apply(renderKernel(result.config));
+    const { operations, batches = [] } = await kernel.apply(rendered.kernel);
     const changes = batches.flatMap((b) => b.lines.map((l) => `[${b.namespace}] ${l}`));
     return done({ kind: 'applied', failures: result.failures }, frrApplied, operations, changes);
   } catch (err) {

@@ -22,6 +22,7 @@ import {
   summarizePass,
 } from '../../node/agent.js';
 import { ReconcileLoop, type ReconcileReport, reconcileOnce } from '../../node/reconciler.js';
+import { RenderMemo } from '../../node/render-memo.js';
 import type { FrrLogLevel } from '../../render/model.js';
 import { KubernetesSource } from '../../sources/kubernetes.js';
 import { type Endpoints, newMetricsRegistry, serveEndpoints } from '../endpoints.js';
@@ -84,6 +85,7 @@ export async function startController(o: ControllerOptions): Promise<Controller>
     refreshMs: Math.max(o.resyncSeconds, 30) * 1000,
   });
   const { frr, kernel } = createAppliers(o, { frrResult: (r) => metrics.frr(r) });
+  const memo = new RenderMemo();
   const factsOf = passFactsReader(log, o);
   let savedState = o.stateFile ? restoreLastGood(source, o.stateFile, log) : '';
 
@@ -150,6 +152,7 @@ export async function startController(o: ControllerOptions): Promise<Controller>
       },
       frr,
       kernel,
+      memo,
     );
   };
 
