@@ -55,7 +55,6 @@ async function main(): Promise<void> {
     facts: FACTS,
   });
   const base = inputsFor(a.n);
-  const plus = inputsFor(a.n + 1);
   // As the agents run it: the last render is remembered (src/node/render-memo.ts).
   const memo = new RenderMemo();
   const pass = async (
@@ -95,6 +94,9 @@ async function main(): Promise<void> {
     kernelOperations: Math.max(...verified.map((x) => x.kernelOperations)),
     frrApplies: verified.reduce((s, x) => s + x.frrApplies, 0),
   });
+  // Steady state of an agent at N: one snapshot, its remembered render, the applier's verified plan.
+  emit({ section: 'rss-steady', n: a.n, rssKb: statusKb('VmRSS') });
+  const plus = inputsFor(a.n + 1);
   const add = [];
   const remove = [];
   for (let i = 0; i < a.addReps; i++) {

@@ -3,6 +3,7 @@
 // iproute2 stops at the first failing line, the applier re-reads, re-diffs and tries again (bounded),
 // and the last read doubles as the verification (a diff of zero operations). A reconcile with nothing
 // to change spawns only the reader processes (see read.ts), never a writer.
+import { createHash } from 'node:crypto';
 import { type DiffContext, diffKernel, type KernelDiff, type Role, type Step } from './diff.js';
 import { ipNamespaceArgs, newProcessCounts, type ProcessCounts, runProcess } from './exec.js';
 import type { KernelPlan } from './model.js';
@@ -247,7 +248,8 @@ export function createKernelApplier(opts: KernelApplierOptions = {}): {
   let verified: { plan: string; at: number } | undefined;
   return {
     apply: async (plan) => {
-      const key = trustVerifiedMs > 0 ? JSON.stringify(plan) : '';
+      const key =
+        trustVerifiedMs > 0 ? createHash('sha256').update(JSON.stringify(plan)).digest('base64') : '';
       if (
         verified !== undefined &&
         verified.plan === key &&
