@@ -37,10 +37,12 @@ describe(
 
     before(
       async () => {
-        lab = await labUp({ mode: 'kubernetes', convergeTimeoutMs: 240_000, onProgress: progressToStderr });
+        // Slower to converge than static mode (about 2.5 min in CI): four more Node.js processes start
+        // on the guest's one CPU, and the controllers wait for the nodemarker's index.
+        lab = await labUp({ mode: 'kubernetes', convergeTimeoutMs: 360_000, onProgress: progressToStderr });
         up = lab.lastStatus;
       },
-      { timeout: 360_000 },
+      { timeout: 480_000 },
     );
 
     after(
