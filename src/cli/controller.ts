@@ -3,8 +3,6 @@
 import type { Command } from 'commander';
 import { isLogLevel, jsonLogger, type LogLevel } from '../frr/log.js';
 import { DEFAULT_SOCKET } from '../frr/reloader-server.js';
-import { startController } from '../k8s/controller/controller.js';
-import { loadKubeConfig } from '../k8s/kubeconfig.js';
 import { ROUTER_NAMESPACE } from '../kernel/model.js';
 import type { FrrLogLevel } from '../render/model.js';
 
@@ -94,6 +92,9 @@ export function registerControllerCommand(program: Command): void {
       const nodeName = o.nodeName || process.env['NODE_NAME'];
       if (!nodeName) throw new Error('--node-name (or $NODE_NAME) is required');
       const log = jsonLogger({ component: 'controller', level: o.logLevel });
+      // Loaded here, not at the top: the Kubernetes client is heavy, and every subcommand shares main.ts.
+      const { startController } = await import('../k8s/controller/controller.js');
+      const { loadKubeConfig } = await import('../k8s/kubeconfig.js');
       const controller = await startController({
         kubeConfig: loadKubeConfig(o.kubeconfig),
         nodeName,

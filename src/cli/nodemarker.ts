@@ -1,9 +1,8 @@
 // `openperouter nodemarker`: node indexes + validating webhooks (see src/k8s/nodemarker/nodemarker.ts).
 import { type Command, Option } from 'commander';
 import { isLogLevel, jsonLogger, type LogLevel } from '../frr/log.js';
-import { parseBindAddress } from '../k8s/endpoints.js';
-import { loadKubeConfig } from '../k8s/kubeconfig.js';
-import { DEFAULTS, defaultIdentity, startNodemarker } from '../k8s/nodemarker/nodemarker.js';
+import { parseBindAddress } from '../k8s/bind-address.js';
+import { DEFAULTS, defaultIdentity } from '../k8s/nodemarker/defaults.js';
 
 interface NodemarkerFlags {
   namespace: string;
@@ -145,6 +144,9 @@ export function registerNodemarkerCommand(program: Command): void {
     )
     .action(async (o: NodemarkerFlags) => {
       const log = jsonLogger({ level: o.logLevel, component: 'nodemarker' });
+      // Loaded here, not at the top: the Kubernetes client is heavy, and every subcommand shares main.ts.
+      const { startNodemarker } = await import('../k8s/nodemarker/nodemarker.js');
+      const { loadKubeConfig } = await import('../k8s/kubeconfig.js');
       const nm = await startNodemarker({
         kc: loadKubeConfig(o.kubeconfig),
         namespace: o.namespace,

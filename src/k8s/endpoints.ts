@@ -5,6 +5,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { parseBindAddress } from './bind-address.js';
+
+export { parseBindAddress };
 
 export type Probe = () => boolean | Promise<boolean>;
 
@@ -13,15 +16,6 @@ export function newMetricsRegistry(prefix = 'openperouter_'): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix });
   return registry;
-}
-
-/** Parses ":8080", "0.0.0.0:8080", "[::1]:8080" or "127.0.0.1:0". "0" or "" disables the endpoint. */
-export function parseBindAddress(addr: string): { host: string | undefined; port: number } | undefined {
-  if (addr === '' || addr === '0') return undefined;
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr);
-  if (!m) throw new Error(`invalid bind address "${addr}": expected [host]:port, for example :8080`);
-  const host = m[1] ?? m[2];
-  return { host: host === '' ? undefined : host, port: Number(m[3]) };
 }
 
 async function listen(server: Server, addr: string): Promise<Server | undefined> {

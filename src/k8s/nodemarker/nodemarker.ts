@@ -1,7 +1,6 @@
 // The nodemarker: node indexes (leader-elected) + the validating webhooks with their self-managed
 // certificate, metrics and health probes. `startNodemarker` wires the parts; the CLI
 // (src/cli/nodemarker.ts) only parses flags.
-import { hostname } from 'node:os';
 import {
   AdmissionregistrationV1Api,
   CoordinationV1Api,
@@ -15,22 +14,11 @@ import { type Endpoints, newMetricsRegistry, serveEndpoints } from '../endpoints
 import { CertManager } from '../webhook/cert-manager.js';
 import { clusterValidator } from '../webhook/cluster-state.js';
 import { startWebhookServer, type WebhookServer } from '../webhook/server.js';
+import { DEFAULTS, defaultIdentity } from './defaults.js';
 import { LeaderElector } from './leader-election.js';
 import { NodeIndexer } from './node-index.js';
 
-export const DEFAULTS = {
-  webhookPort: 9443,
-  certServiceName: 'openpe-webhook-service',
-  webhookConfigurationName: 'openpe-validating-webhook-configuration',
-  certSecretName: 'openpe-webhook-server-cert',
-  leaderElectionId: 'openperouter-nodemarker',
-  metricsBindAddress: '0',
-  healthProbeBindAddress: ':8081',
-} as const;
-
-export function defaultIdentity(): string {
-  return process.env['POD_NAME'] || hostname();
-}
+export { DEFAULTS, defaultIdentity };
 
 export interface NodemarkerOptions {
   kc: KubeConfig;
