@@ -194,7 +194,7 @@ function kernelRows(lines: GuestLine[]): void {
     const empty = ((floors.get(n)?.['emptyNodeRssKb'] as number | undefined) ?? Number.NaN) / 1024;
     rows.push({
       measure:
-        'Agent RSS at N (child process VmRSS after its no-op passes; after the add/remove passes too, and the peak VmHWM)',
+        'Node agent RSS: the reconciler process as static mode runs it, without the Kubernetes client (VmRSS after its no-op passes; after add/remove; peak VmHWM)',
       n,
       value: `${round(rss, 1)} MB (after add/remove ${round((c['rssKb'] as number) / 1024, 1)} MB, peak ${round((c['hwmKb'] as number) / 1024, 1)} MB)`,
       baseline: `${round(empty, 1)} MB (empty Node process)`,
