@@ -10,17 +10,12 @@ import { after, before, describe, test } from 'node:test';
 import { type NodeState, readNodeState } from '../lab/expect.js';
 import { type Lab, type LabStatus, labUnavailableReason, labUp } from '../lab/lab.js';
 import { DEFAULT_TOPOLOGY } from '../lab/topology.js';
-import { assertChecks, GREEN_L2, GREEN_L3, labWaits, progressToStderr } from './support/lab-e2e.js';
+import { assertChecks, GREEN_L2, GREEN_L3, labWaits, linkKey, progressToStderr } from './support/lab-e2e.js';
 import { gate, hasFrr, isRoot, type Prerequisite } from './support/prereq.js';
 
 const labAvailable: Prerequisite = () => labUnavailableReason();
 const NODES = DEFAULT_TOPOLOGY.nodes.map((n) => n.name);
 const NODE = 'node-b';
-
-const linkKey = (st: NodeState) => ({
-  host: st.host.map((l) => `${l.name} ${l.kind} ${l.master ?? ''} ${l.addresses.join(',')}`).sort(),
-  router: st.router.map((l) => `${l.name} ${l.kind} ${l.master ?? ''} ${l.addresses.join(',')}`).sort(),
-});
 
 describe(
   'one-machine EVPN lab in Kubernetes mode (API server stand-in, nodemarker + webhooks, controllers)',

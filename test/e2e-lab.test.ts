@@ -12,7 +12,15 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { frrDifferences, type NodeState, readNodeState } from '../lab/expect.js';
 import { type AgentLogEntry, type Lab, type LabStatus, labUnavailableReason, labUp } from '../lab/lab.js';
-import { assertChecks, failing, GREEN_L2, GREEN_L3, labWaits, progressToStderr } from './support/lab-e2e.js';
+import {
+  assertChecks,
+  failing,
+  GREEN_L2,
+  GREEN_L3,
+  labWaits,
+  linkKey,
+  progressToStderr,
+} from './support/lab-e2e.js';
 import { gate, hasFrr, isRoot, type Prerequisite } from './support/prereq.js';
 
 const labAvailable: Prerequisite = () => labUnavailableReason();
@@ -166,11 +174,7 @@ describe('one-machine EVPN lab (UML, real FRR, our agents)', gate(isRoot, hasFrr
     await reconciled(NODE, since, (x) => x['ready'] === 'True');
     const s = await converge(NODE);
     // Identical to the state before the add: same links, masters, addresses, and FRR lines.
-    const key = (st: NodeState) => ({
-      host: st.host.map((l) => `${l.name} ${l.kind} ${l.master ?? ''} ${l.addresses.join(',')}`).sort(),
-      router: st.router.map((l) => `${l.name} ${l.kind} ${l.master ?? ''} ${l.addresses.join(',')}`).sort(),
-    });
-    assert.deepEqual(key(s), key(baseline));
+    assert.deepEqual(linkKey(s), linkKey(baseline));
     assert.deepEqual(frrDifferences(baseline.runningConfig, s.runningConfig), []);
     await waitAll('after restoring node-b');
   });

@@ -60,6 +60,13 @@ spec:
       lifecycle: Managed
 `;
 
+/** A node's links as comparable text: name, kind, master and addresses per namespace, sorted. */
+export function linkKey(st: NodeState): { host: string[]; router: string[] } {
+  const text = (links: NodeState['host']) =>
+    links.map((l) => `${l.name} ${l.kind} ${l.master ?? ''} ${l.addresses.join(',')}`).sort();
+  return { host: text(st.host), router: text(st.router) };
+}
+
 /** Progress lines of labUp on stderr (prefixed like node:test diagnostics), the waiting ones left out. */
 export function progressToStderr(p: LabProgress): void {
   if (p.stage !== 'waiting')
