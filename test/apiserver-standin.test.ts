@@ -10,6 +10,7 @@ import { ApiServerStandIn, type KObject, WRITE_VERBS } from '../src/k8s/testing/
 import { selfSignedCert } from '../src/k8s/testing/self-signed-cert.js';
 import { type AdmissionAttributes, matchingWebhooks } from '../src/k8s/testing/standin-admission.js';
 import { BUILTIN_RESOURCES } from '../src/k8s/testing/standin-resources.js';
+import { eventually } from './support/eventually.js';
 
 const GROUP = 'network.openperouter.io';
 const VERSION = 'v1alpha1';
@@ -107,14 +108,6 @@ async function watchEvents(url: string, stop: (events: Doc[]) => boolean, timeou
     ctl.abort();
   }
   return events;
-}
-
-async function eventually(check: () => boolean, what: string, timeoutMs = 8000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const metaOf = (o: unknown) => (o as { metadata: Doc }).metadata;

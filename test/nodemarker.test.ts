@@ -13,18 +13,11 @@ import {
 } from '../src/k8s/nodemarker/node-index.js';
 import { type Nodemarker, startNodemarker } from '../src/k8s/nodemarker/nodemarker.js';
 import { ApiServerStandIn, type KObject } from '../src/k8s/testing/apiserver-standin.js';
+import { eventually } from './support/eventually.js';
 
 const NS = 'openperouter-system';
 const LEASE = 'openperouter-nodemarker';
 type Doc = Record<string, unknown>;
-
-async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const fast = { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 100 };
 

@@ -29,8 +29,9 @@ import {
   keyMatches,
   splitPemBundle,
 } from '../src/k8s/webhook/certificates.js';
+import { eventually } from './support/eventually.js';
+import { repoRoot } from './support/scenarios.js';
 
-const repoRoot = join(import.meta.dirname, '..', '..');
 const API = 'network.openperouter.io/v1alpha1';
 const NS = 'openperouter-system';
 const GROUP = 'network.openperouter.io';
@@ -39,14 +40,6 @@ const SECRET = 'openpe-webhook-server-cert';
 const VWC = 'openpe-validating-webhook-configuration';
 
 type Doc = Record<string, unknown>;
-
-async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
