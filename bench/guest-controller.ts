@@ -130,12 +130,12 @@ async function main(): Promise<void> {
     for (const m of workloadManifests(a.n, { nic: NIC })) api.seed(m as KObject);
     const kubeconfig = join(dir, 'kubeconfig');
     await api.writeKubeconfig(kubeconfig);
-    const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+    // Through the launcher, as the image and the systemd units start it (its Node.js flags included).
+    const launcher = fileURLToPath(new URL('../../bin/openperouter', import.meta.url));
     const t0 = performance.now();
     child = spawn(
-      process.execPath,
+      launcher,
       [
-        cli,
         'controller',
         `--node-name=${NODE}`,
         `--namespace=${NS}`,
