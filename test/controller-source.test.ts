@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
 import { silentLogger } from '../src/frr/log.js';
+import { KubeClient, kubeConfigFromString } from '../src/k8s/client/index.js';
 import { startController } from '../src/k8s/controller/controller.js';
 import { ApiServerStandIn } from '../src/k8s/testing/apiserver-standin.js';
 import { KubernetesSource } from '../src/sources/kubernetes.js';
@@ -16,11 +16,8 @@ const NS = 'openperouter-system';
 const API = 'network.openperouter.io/v1alpha1';
 const NODE = 'src-node';
 
-const kubeConfig = (s: ApiServerStandIn) => {
-  const kc = new KubeConfig();
-  kc.loadFromString(s.kubeconfig);
-  return kc;
-};
+const kubeConfig = (s: ApiServerStandIn) => kubeConfigFromString(s.kubeconfig);
+const kubeClient = (s: ApiServerStandIn) => new KubeClient(kubeConfig(s));
 const underlay = (name: string, ns: string, neighbor: Record<string, unknown> = {}) => ({
   apiVersion: API,
   kind: 'Underlay',
@@ -72,7 +69,7 @@ describe('KubernetesSource against the API server stand-in', () => {
       metadata: { name: 'unrelated', namespace: NS },
       data: {},
     });
-    source = new KubernetesSource(kubeConfig(apiserver), {
+    source = new KubernetesSource(kubeClient(apiserver), {
       nodeName: NODE,
       namespace: NS,
       log: silentLogger,
@@ -164,7 +161,7 @@ describe('KubernetesSource against the API server stand-in', () => {
     assert.equal(r.snapshot.l2vnis[0]?.spec.vni, 110, 'last good version used');
     // A new source (a restarted controller) restored from the saved state keeps it too.
     const state = JSON.parse(JSON.stringify(source.saveState())) as unknown;
-    const fresh = new KubernetesSource(kubeConfig(apiserver), {
+    const fresh = new KubernetesSource(kubeClient(apiserver), {
       nodeName: NODE,
       namespace: NS,
       log: silentLogger,
@@ -196,7 +193,7 @@ describe('KubernetesSource: the API server goes away and comes back', () => {
     const port = Number(new URL(apiserver.url).port);
     apiserver.seed(l2vni('one', NS, 101));
     const errors: string[] = [];
-    const kc = kubeConfig(apiserver);
+    const kc = kubeClient(apiserver);
     const source = new KubernetesSource(kc, {
       nodeName: NODE,
       namespace: NS,

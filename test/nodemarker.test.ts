@@ -3,8 +3,18 @@
 // leader election through a Lease, resourceVersion-guarded writes, two replicas, hand-over.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import * as k8s from '@kubernetes/client-node';
 import { silentLogger } from '../src/frr/log.js';
+import {
+  type ClusterConfig,
+  KubeClient,
+  kubeConfigFromString,
+  LEASES,
+  type Lease,
+  microTime,
+  NODES,
+  type Node,
+  Resource,
+} from '../src/k8s/client/index.js';
 import { LeaderElector } from '../src/k8s/nodemarker/leader-election.js';
 import {
   NODE_INDEX_ANNOTATION,
@@ -80,15 +90,16 @@ describe('planNodeIndexes (pure)', () => {
 
 interface Env {
   s: ApiServerStandIn;
-  kc: k8s.KubeConfig;
-  core: k8s.CoreV1Api;
+  kc: ClusterConfig;
+  client: KubeClient;
+  core: Resource<Node>;
 }
 
 async function environment(): Promise<Env> {
   const s = await ApiServerStandIn.start();
-  const kc = new k8s.KubeConfig();
-  kc.loadFromString(s.kubeconfig);
-  return { s, kc, core: kc.makeApiClient(k8s.CoreV1Api) };
+  const kc = kubeConfigFromString(s.kubeconfig);
+  const client = new KubeClient(kc);
+  return { s, kc, client, core: new Resource<Node>(client, NODES) };
 }
 
 const nodeObj = (name: string, annotations?: Record<string, string>): KObject => ({
@@ -150,10 +161,10 @@ describe('nodemarker: node indexes through the API server stand-in', () => {
   });
 
   it('reacts to added nodes; a deleted node frees its index for the next one', async () => {
-    await env.core.createNode({ body: { metadata: { name: 'n3' } } });
+    await env.core.create({ metadata: { name: 'n3' } });
     await eventually(() => indexes(env)['n3'] === '3', 'n3 = 3');
-    await env.core.deleteNode({ name: 'n1' });
-    await env.core.createNode({ body: { metadata: { name: 'n4' } } });
+    await env.core.delete('n1');
+    await env.core.create({ metadata: { name: 'n4' } });
     await eventually(() => indexes(env)['n4'] !== undefined, 'n4 indexed');
     assert.deepEqual(indexes(env), { n0: '0', n2: '2', n3: '3', n4: '1' });
   });
@@ -176,7 +187,7 @@ describe('nodemarker: node indexes through the API server stand-in', () => {
 
   it('a 409 on a stale resourceVersion makes it redo the pass from fresh state', async () => {
     env.s.injectConflict({ resource: 'nodes', name: 'n5', count: 2 });
-    await env.core.createNode({ body: { metadata: { name: 'n5' } } });
+    await env.core.create({ metadata: { name: 'n5' } });
     await eventually(() => indexes(env)['n5'] === '4', 'n5 = 4 despite conflicts');
     const n5 = nodeWrites(env).filter((r) => r.name === 'n5');
     assert.deepEqual(
@@ -231,7 +242,7 @@ describe('nodemarker: two replicas', () => {
         if (leader === a) stoppedA = true;
         await eventually(() => follower.isLeader(), 'follower leads');
         assert.ok(Date.now() - t0 < fast.leaseDurationMs, 'a released Lease is taken without waiting it out');
-        await env.core.createNode({ body: { metadata: { name: 'late' } } });
+        await env.core.create({ metadata: { name: 'late' } });
         await eventually(() => indexes(env)['late'] === String(count), 'late node indexed by the new leader');
         await follower.stop();
         if (follower === a) stoppedA = true;
@@ -247,24 +258,20 @@ describe('nodemarker: two replicas', () => {
   it('a leader that vanishes without releasing is replaced after the lease duration', async () => {
     const env = await environment();
     try {
-      const coordination = env.kc.makeApiClient(k8s.CoordinationV1Api);
       // A Lease held by a replica that died (renewed just now, never again).
-      await coordination.createNamespacedLease({
-        namespace: NS,
-        body: {
-          metadata: { name: LEASE, namespace: NS },
-          spec: {
-            holderIdentity: 'dead-replica',
-            leaseDurationSeconds: 2,
-            renewTime: new k8s.V1MicroTime(),
-            acquireTime: new k8s.V1MicroTime(),
-            leaseTransitions: 0,
-          },
+      await new Resource<Lease>(env.client, LEASES).create({
+        metadata: { name: LEASE, namespace: NS },
+        spec: {
+          holderIdentity: 'dead-replica',
+          leaseDurationSeconds: 2,
+          renewTime: microTime(),
+          acquireTime: microTime(),
+          leaseTransitions: 0,
         },
       });
       let leading = false;
       const elector = new LeaderElector({
-        coordination,
+        client: env.client,
         namespace: NS,
         name: LEASE,
         identity: 'survivor',

@@ -11,9 +11,16 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { silentLogger } from '../src/frr/log.js';
+import {
+  ApiError,
+  type ClusterConfig,
+  KubeClient,
+  kubeConfigFromString,
+  Resource,
+  SECRETS,
+} from '../src/k8s/client/index.js';
 import { type Nodemarker, startNodemarker } from '../src/k8s/nodemarker/nodemarker.js';
 import { ApiServerStandIn, type KObject } from '../src/k8s/testing/apiserver-standin.js';
 import {
@@ -99,14 +106,13 @@ const node = (name: string, labels: Record<string, string> = {}): KObject => ({
 
 const plural = (kind: string) => `${kind.toLowerCase()}s`;
 
-/** The Status message of a failed client-node call. */
+/** The Status message of a failed client call. */
 async function rejection(p: Promise<unknown>): Promise<{ code: number; message: string }> {
   try {
     await p;
   } catch (err) {
-    assert.ok(err instanceof k8s.ApiException, `expected ApiException, got ${String(err)}`);
-    const body = (typeof err.body === 'string' ? JSON.parse(err.body) : err.body) as { message: string };
-    return { code: err.code, message: body.message };
+    assert.ok(err instanceof ApiError, `expected ApiError, got ${String(err)}`);
+    return { code: err.code, message: err.statusMessage };
   }
   assert.fail('expected the request to be rejected');
 }
@@ -283,24 +289,19 @@ describe('admission decision (pure)', () => {
 
 interface Env {
   s: ApiServerStandIn;
-  kc: k8s.KubeConfig;
-  core: k8s.CoreV1Api;
-  custom: k8s.CustomObjectsApi;
-  admission: k8s.AdmissionregistrationV1Api;
+  kc: ClusterConfig;
+  client: KubeClient;
   port: number;
 }
 
 async function environment(): Promise<Env> {
   const port = await freePort();
   const s = await ApiServerStandIn.start({ tls: true, serviceResolver: () => ({ host: '127.0.0.1', port }) });
-  const kc = new k8s.KubeConfig();
-  kc.loadFromString(s.kubeconfig);
+  const kc = kubeConfigFromString(s.kubeconfig);
   return {
     s,
     kc,
-    core: kc.makeApiClient(k8s.CoreV1Api),
-    custom: kc.makeApiClient(k8s.CustomObjectsApi),
-    admission: kc.makeApiClient(k8s.AdmissionregistrationV1Api),
+    client: new KubeClient(kc),
     port,
   };
 }
@@ -325,14 +326,11 @@ function nodemarker(
   });
 }
 
-const create = (env: Env, o: Doc) =>
-  env.custom.createNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    namespace: NS,
-    plural: plural(String(o['kind'])),
-    body: o,
-  });
+const create = (env: Env, o: Doc) => custom(env, plural(String(o['kind']))).create(o, NS);
+
+/** Our kinds in NS, through the client under test. */
+const custom = (env: Env, resource: string) =>
+  new Resource<Doc>(env.client, { group: GROUP, version: VERSION, plural: resource, namespaced: true });
 
 function secretData(env: Env): Record<string, string> {
   const sec = env.s.get('secrets', SECRET, NS);
@@ -455,17 +453,17 @@ describe('webhooks end to end (HTTPS through the API server stand-in)', () => {
   });
 
   it('UPDATE of an immutable field is rejected, other updates pass', async () => {
-    const ref = { group: GROUP, version: VERSION, namespace: NS, plural: 'l3vnis', name: 'red' };
-    const red = (await env.custom.getNamespacedCustomObject(ref)) as Doc;
+    const l3vnis = custom(env, 'l3vnis');
+    const red = await l3vnis.get('red', NS);
     const spec = { ...(red['spec'] as Doc) };
     delete spec['hostSession'];
-    const r = await rejection(env.custom.replaceNamespacedCustomObject({ ...ref, body: { ...red, spec } }));
+    const r = await rejection(l3vnis.replace({ ...red, spec }));
     assert.match(
       r.message,
       /^admission webhook "l3vnivalidationwebhook.openperouter.io" denied the request: L3VNI openperouter-system\/red: spec\.hostSession\.localCIDR: LocalCIDR cannot be changed$/,
     );
     const relabelled = { ...red, metadata: { ...(red['metadata'] as Doc), labels: { team: 'x' } } };
-    await env.custom.replaceNamespacedCustomObject({ ...ref, body: relabelled });
+    await l3vnis.replace(relabelled);
     assert.deepEqual((env.s.get('l3vnis', 'red', NS)!['metadata'] as Doc)['labels'], { team: 'x' });
   });
 
@@ -536,7 +534,7 @@ describe('webhook certificate rotation and racing replicas', () => {
 
   it('renews the serving certificate before it expires (same CA) and the new CA alongside the old', async () => {
     // Lifetimes apply to what is generated: start without a Secret.
-    await env.core.deleteNamespacedSecret({ name: SECRET, namespace: NS });
+    await new Resource(env.client, SECRETS).delete(SECRET, NS);
     const nm = await nodemarker(env, { certLifetimeMs: 4_000, certCheckIntervalMs: 200 });
     try {
       await eventually(() => nm.ready(), 'ready');

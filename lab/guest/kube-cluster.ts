@@ -14,8 +14,15 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { KubeConfig, type KubernetesObject, KubernetesObjectApi } from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
+import {
+  isApiError,
+  KubeClient,
+  type KubeObject,
+  kubeConfigFromString,
+  Resource,
+  type ResourceType,
+} from '../../src/k8s/client/index.js';
 import { ApiServerStandIn, type KObject } from '../../src/k8s/testing/apiserver-standin.js';
 import { REPO_ROOT } from '../lab.js';
 
@@ -87,19 +94,17 @@ log({ url: apiserver.url, nodes: nodeNames }, 'API server stand-in up');
 // ---------------------------------------------------------------------------------------------------
 // the user: kubectl apply --prune of the manifest directory, over HTTP (admission webhooks included)
 
-const kc = new KubeConfig();
-kc.loadFromString(apiserver.kubeconfig);
-const client = KubernetesObjectApi.makeApiClient(kc);
-const key = (o: KubernetesObject) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+const client = new KubeClient(kubeConfigFromString(apiserver.kubeconfig));
+const key = (o: KubeObject) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 /** What this mirror created and has not deleted: key → object header. */
-const applied = new Map<string, KubernetesObject>();
+const applied = new Map<string, KubeObject>();
 
-function readManifests(): Map<string, KubernetesObject> {
-  const out = new Map<string, KubernetesObject>();
+function readManifests(): Map<string, KubeObject> {
+  const out = new Map<string, KubeObject>();
   for (const f of readdirSync(manifestDir as string).sort()) {
     if (f.startsWith('.') || !/\.ya?ml$/.test(f)) continue;
     for (const doc of parseAllDocuments(readFileSync(join(manifestDir as string, f), 'utf8'))) {
-      const o = doc.toJS() as KubernetesObject | null;
+      const o = doc.toJS() as KubeObject | null;
       if (!o?.kind || !o.metadata?.name) continue;
       o.metadata.namespace ??= namespace;
       out.set(key(o), o);
@@ -109,15 +114,28 @@ function readManifests(): Map<string, KubernetesObject> {
 }
 
 function errorText(err: unknown): string {
-  const body = (err as { body?: unknown }).body;
-  if (typeof body === 'string') {
-    try {
-      return String((JSON.parse(body) as { message?: unknown }).message ?? body);
-    } catch {
-      return body;
-    }
-  }
+  if (err instanceof Error && 'statusMessage' in err) return String(err.statusMessage);
   return err instanceof Error ? err.message : String(err);
+}
+
+/** apiVersion + kind → where it is served, from the API's discovery (as kubectl finds it). */
+const resources = new Map<string, ResourceType>();
+async function resourceOf(o: KubeObject): Promise<Resource<KubeObject>> {
+  const apiVersion = o.apiVersion ?? '';
+  const k = `${apiVersion} ${o.kind ?? ''}`;
+  let r = resources.get(k);
+  if (!r) {
+    const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
+    const list = await client.request<{ resources: { name: string; kind: string; namespaced: boolean }[] }>(
+      'GET',
+      group ? `/apis/${group}/${version}` : `/api/${version}`,
+    );
+    const found = list.resources.find((x) => x.kind === o.kind && !x.name.includes('/'));
+    if (!found) throw new Error(`the API serves no ${o.kind} in ${apiVersion}`);
+    r = { group: group ?? '', version: version ?? '', plural: found.name, namespaced: found.namespaced };
+    resources.set(k, r);
+  }
+  return new Resource(client, r);
 }
 
 /** One apply pass; true when every object went in (else the caller retries later). */
@@ -126,26 +144,23 @@ async function applyOnce(): Promise<boolean> {
   const want = readManifests();
   for (const [k, o] of want) {
     try {
-      let existing: KubernetesObject | undefined;
+      const api = await resourceOf(o);
+      let existing: KubeObject | undefined;
       try {
-        existing = await client.read({
-          apiVersion: o.apiVersion ?? '',
-          kind: o.kind ?? '',
-          metadata: { name: o.metadata?.name ?? '', namespace: o.metadata?.namespace ?? namespace },
-        });
+        existing = await api.get(o.metadata?.name ?? '', o.metadata?.namespace ?? namespace);
       } catch (err) {
-        if ((err as { code?: number }).code !== 404) throw err;
+        if (!isApiError(err, 404)) throw err;
       }
       if (existing === undefined) {
-        await client.create(o);
+        await api.create(o);
         log({ object: k }, 'created');
       } else {
         const spec = (o as KObject)['spec'];
         if (JSON.stringify(spec) !== JSON.stringify((existing as KObject)['spec'])) {
-          await client.replace({
+          await api.replace({
             ...o,
             metadata: { ...o.metadata, resourceVersion: existing.metadata?.resourceVersion ?? '' },
-          } as KubernetesObject);
+          } as KubeObject);
           log({ object: k }, 'replaced');
         }
       }
@@ -158,10 +173,10 @@ async function applyOnce(): Promise<boolean> {
   for (const [k, o] of applied) {
     if (want.has(k)) continue;
     try {
-      await client.delete(o);
+      await (await resourceOf(o)).delete(o.metadata?.name ?? '', o.metadata?.namespace);
       log({ object: k }, 'deleted');
     } catch (err) {
-      if ((err as { code?: number }).code !== 404) {
+      if (!isApiError(err, 404)) {
         allOk = false;
         log({ object: k, error: errorText(err) }, 'delete failed');
         continue;

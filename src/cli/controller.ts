@@ -92,7 +92,7 @@ export function registerControllerCommand(program: Command): void {
       const nodeName = o.nodeName || process.env['NODE_NAME'];
       if (!nodeName) throw new Error('--node-name (or $NODE_NAME) is required');
       const log = jsonLogger({ component: 'controller', level: o.logLevel });
-      // Loaded here, not at the top: the Kubernetes client is heavy, and every subcommand shares main.ts.
+      // Loaded here, not at the top: every subcommand shares main.ts, and this one needs much more.
       const { startController } = await import('../k8s/controller/controller.js');
       const { loadKubeConfig } = await import('../k8s/kubeconfig.js');
       const controller = await startController({

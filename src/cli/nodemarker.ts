@@ -144,7 +144,7 @@ export function registerNodemarkerCommand(program: Command): void {
     )
     .action(async (o: NodemarkerFlags) => {
       const log = jsonLogger({ level: o.logLevel, component: 'nodemarker' });
-      // Loaded here, not at the top: the Kubernetes client is heavy, and every subcommand shares main.ts.
+      // Loaded here, not at the top: every subcommand shares main.ts, and this one needs much more.
       const { startNodemarker } = await import('../k8s/nodemarker/nodemarker.js');
       const { loadKubeConfig } = await import('../k8s/kubeconfig.js');
       const nm = await startNodemarker({

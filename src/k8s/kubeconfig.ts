@@ -1,25 +1,38 @@
 // Where a component finds the API server: --kubeconfig, then $KUBECONFIG, then the in-cluster service
 // account (the normal case for our pods), then ~/.kube/config. One place, so every component agrees.
 import { existsSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import {
+  type ClusterConfig,
+  inClusterAvailable,
+  inClusterConfig,
+  loadKubeConfigFiles,
+} from './client/index.js';
 
-const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+export interface KubeConfigSources {
+  env?: NodeJS.ProcessEnv;
+  /** Where the service account is mounted (tests). */
+  serviceAccountDir?: string;
+  home?: string;
+}
 
-export function loadKubeConfig(file?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (file !== undefined) {
-    kc.loadFromFile(file);
-  } else if (process.env['KUBECONFIG']) {
-    kc.loadFromDefault();
-  } else if (process.env['KUBERNETES_SERVICE_HOST'] && existsSync(SERVICE_ACCOUNT_TOKEN)) {
-    kc.loadFromCluster();
-  } else {
-    kc.loadFromDefault();
+export function loadKubeConfig(file?: string, s: KubeConfigSources = {}): ClusterConfig {
+  const env = s.env ?? process.env;
+  if (file !== undefined) return loadKubeConfigFiles([file]);
+  const list = (env['KUBECONFIG'] ?? '').split(delimiter).filter((f) => f !== '');
+  if (list.length > 0) {
+    // As kubectl: the files of the list that exist, merged (first wins).
+    const present = list.filter((f) => existsSync(f));
+    if (present.length === 0)
+      throw new Error(`KUBECONFIG names no file that exists: ${list.join(delimiter)}`);
+    return loadKubeConfigFiles(present);
   }
-  if (kc.getCurrentCluster() === null) {
-    throw new Error(
-      'no Kubernetes API server configured: pass --kubeconfig, set KUBECONFIG, or run in a pod with a service account',
-    );
-  }
-  return kc;
+  const inCluster = { env, ...(s.serviceAccountDir !== undefined ? { root: s.serviceAccountDir } : {}) };
+  if (inClusterAvailable(inCluster)) return inClusterConfig(inCluster);
+  const home = join(s.home ?? homedir(), '.kube', 'config');
+  if (existsSync(home)) return loadKubeConfigFiles([home]);
+  throw new Error(
+    'no Kubernetes API server configured: pass --kubeconfig, set KUBECONFIG, or run in a pod with a service account',
+  );
 }

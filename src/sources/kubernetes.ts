@@ -1,4 +1,4 @@
-// Kubernetes mode's input: informers (list + watch, @kubernetes/client-node's ListWatch) on the routing
+// Kubernetes mode's input: informers (list + watch, src/k8s/client's Informer) on the routing
 // objects, on this node's Node object and on the Secrets that Underlay neighbors name in
 // `passwordSecret`. A pass reads the informers' caches; every object goes through the same
 // validateObject as static mode's files (the API server checked the CRD schema, but not our per-object
@@ -11,19 +11,10 @@
 // one (a watch with fieldSelector metadata.name per referenced Secret, in the Underlay's namespace),
 // never listed cluster-wide.
 //
-// Watches: a 410 Expired is handled by the ListWatch itself (relist); any other error stops it, and it
+// Watches: a 410 Expired is handled by the Informer itself (relist); any other error stops it, and it
 // is restarted here with exponential backoff, resuming from the last resourceVersion (a stale one gets
 // 410 and a relist).
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-  ListWatch,
-  type V1Secret,
-  Watch,
-} from '@kubernetes/client-node';
+
 import type { ValidationIssue } from '../api/issues.js';
 import { API_VERSION, GROUP, KINDS, VERSION } from '../api/kinds.js';
 import { toSnapshot } from '../api/load.js';
@@ -31,6 +22,15 @@ import { selectForNode } from '../api/node-rules.js';
 import { type ApiSnapshot, objectKey, type RoutingObject } from '../api/types.js';
 import { type ObjectValidation, validateObject } from '../api/validate-object.js';
 import type { Logger } from '../frr/log.js';
+import {
+  collectionPath,
+  Informer,
+  type KubeClient,
+  type KubeObject,
+  NODES,
+  SECRETS,
+  type Secret,
+} from '../k8s/client/index.js';
 
 export const NODE_INDEX_ANNOTATION = 'openpe.io/nodeindex';
 
@@ -81,8 +81,9 @@ export interface KubernetesSourceState {
   objects: RoutingObject[];
 }
 
-class Informer {
-  readonly lw: ListWatch<KubernetesObject>;
+/** An Informer with this source's restart policy: after an error, restart with exponential backoff. */
+class Watched {
+  readonly informer: Informer<KubeObject>;
   synced = false;
   lastError: string | undefined;
   private stopped = false;
@@ -91,51 +92,51 @@ class Informer {
 
   constructor(
     readonly label: string,
-    kc: KubeConfig,
+    client: KubeClient,
     path: string,
-    list: () => Promise<KubernetesListObject<KubernetesObject>>,
     fieldSelector: string | undefined,
     private readonly src: KubernetesSource,
-    onEvent: (verb: 'add' | 'update' | 'delete', o: KubernetesObject) => void,
+    onEvent: () => void,
   ) {
     this.backoffMs = src.backoffInitialMs;
-    const listFn = async () => {
-      const l = await list();
-      this.synced = true;
-      this.lastError = undefined;
-      this.backoffMs = src.backoffInitialMs;
-      return l;
-    };
-    this.lw = new ListWatch(path, new Watch(kc), listFn, false, undefined, fieldSelector);
-    this.lw.on('add', (o) => onEvent('add', o));
-    this.lw.on('update', (o) => onEvent('update', o));
-    this.lw.on('delete', (o) => onEvent('delete', o));
-    this.lw.on('error', (err: unknown) => this.failed(err));
+    this.informer = new Informer<KubeObject>({
+      client,
+      path,
+      ...(fieldSelector !== undefined ? { fieldSelector } : {}),
+      onList: () => {
+        this.synced = true;
+        this.lastError = undefined;
+        this.backoffMs = src.backoffInitialMs;
+      },
+      onAdd: onEvent,
+      onUpdate: onEvent,
+      onDelete: onEvent,
+      onError: (err) => this.failed(err),
+    });
   }
 
   start(): Promise<void> {
     this.stopped = false;
-    return this.lw.start();
+    return this.informer.start();
   }
 
   stop(): void {
     this.stopped = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
-    void this.lw.stop();
+    this.informer.stop();
   }
 
   private failed(err: unknown): void {
     if (this.stopped) return;
-    const e = err as { message?: string; code?: number; statusCode?: number; body?: unknown };
-    const code = e?.code ?? e?.statusCode;
-    this.lastError = `${typeof code === 'number' ? `HTTP ${code}: ` : ''}${e?.message ?? String(err)}`;
+    // An ApiError's message already says METHOD path: code reason: message.
+    this.lastError = err instanceof Error ? err.message : String(err);
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.src.backoffMaxMs, this.backoffMs * 2);
     this.src.watchFailed(this.label, this.lastError, delay);
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
-      if (!this.stopped) void this.lw.start();
+      if (!this.stopped) void this.informer.start();
     }, delay);
     this.restartTimer.unref();
   }
@@ -146,54 +147,36 @@ const keyOf = (namespace: string | undefined, name: string) => `${namespace ?? '
 export class KubernetesSource {
   readonly backoffInitialMs: number;
   readonly backoffMaxMs: number;
-  private readonly core: CoreV1Api;
-  private readonly custom: CustomObjectsApi;
-  private readonly routing = new Map<RoutingKind, Informer>();
-  private readonly node: Informer;
-  private readonly secrets = new Map<string, Informer>();
+  private readonly routing = new Map<RoutingKind, Watched>();
+  private readonly node: Watched;
+  private readonly secrets = new Map<string, Watched>();
   private lastGood = new Map<string, RoutingObject>();
   private readonly validated = new Map<string, { version: string; result: ObjectValidation }>();
   private lastNodeKey = '';
   private stopped = false;
 
   constructor(
-    private readonly kc: KubeConfig,
+    private readonly client: KubeClient,
     private readonly o: KubernetesSourceOptions,
   ) {
     this.backoffInitialMs = o.restartBackoffMs ?? 1000;
     this.backoffMaxMs = o.restartBackoffMaxMs ?? 30_000;
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.custom = kc.makeApiClient(CustomObjectsApi);
     for (const kind of ROUTING_KINDS) {
       const plural = KINDS[kind].plural;
       const ns = OPERATOR_NAMESPACE_ONLY.has(kind) ? o.namespace : undefined;
-      const path = `/apis/${GROUP}/${VERSION}/${ns ? `namespaces/${ns}/` : ''}${plural}`;
-      const list = () =>
-        (ns
-          ? this.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural })
-          : this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as Promise<
-          KubernetesListObject<KubernetesObject>
-        >;
-      this.routing.set(kind, new Informer(plural, kc, path, list, undefined, this, () => o.onChange(plural)));
+      const path = collectionPath({ group: GROUP, version: VERSION, plural, namespaced: true }, ns);
+      this.routing.set(kind, new Watched(plural, client, path, undefined, this, () => o.onChange(plural)));
     }
     const byName = `metadata.name=${o.nodeName}`;
-    this.node = new Informer(
-      'nodes',
-      kc,
-      '/api/v1/nodes',
-      () => this.core.listNode({ fieldSelector: byName }) as Promise<KubernetesListObject<KubernetesObject>>,
-      byName,
-      this,
-      () => {
-        // Heartbeats and status updates of the Node do not matter: only its labels and its index.
-        const n = this.nodeInfo();
-        const key = JSON.stringify([n.uid, n.labels, n.index, n.problem]);
-        if (key !== this.lastNodeKey) {
-          this.lastNodeKey = key;
-          o.onChange('nodes');
-        }
-      },
-    );
+    this.node = new Watched('nodes', client, collectionPath(NODES), byName, this, () => {
+      // Heartbeats and status updates of the Node do not matter: only its labels and its index.
+      const n = this.nodeInfo();
+      const key = JSON.stringify([n.uid, n.labels, n.index, n.problem]);
+      if (key !== this.lastNodeKey) {
+        this.lastNodeKey = key;
+        o.onChange('nodes');
+      }
+    });
   }
 
   /** Starts every informer; resolves when each has tried its first list (see unsynced()). */
@@ -224,7 +207,7 @@ export class KubernetesSource {
   /** This node: labels, uid, and the node index once the nodemarker has annotated it. */
   nodeInfo(): NodeInfo {
     const name = this.o.nodeName;
-    const n = this.node.lw.get(name);
+    const n = this.node.informer.get(name);
     if (!n) return { name, labels: {}, problem: `Node ${JSON.stringify(name)} not found` };
     const labels = { ...(n.metadata?.labels ?? {}) };
     const uid = n.metadata?.uid;
@@ -252,14 +235,14 @@ export class KubernetesSource {
     if (!inf) return undefined;
     const o =
       namespace !== undefined
-        ? inf.lw.get(name, namespace)
-        : inf.lw.list().find((x) => x.metadata?.name === name);
+        ? inf.informer.get(name, namespace)
+        : inf.informer.list().find((x) => x.metadata?.name === name);
     const uid = o?.metadata?.uid;
     if (!uid) return undefined;
     return { uid, ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}) };
   }
 
-  private validate(kind: RoutingKind, raw: KubernetesObject): ObjectValidation {
+  private validate(kind: RoutingKind, raw: KubeObject): ObjectValidation {
     const m = raw.metadata ?? {};
     const key = `${kind} ${keyOf(m.namespace, m.name ?? '')}`;
     const version = `${m.uid ?? ''}@${m.resourceVersion ?? ''}`;
@@ -283,7 +266,7 @@ export class KubernetesSource {
     const nextGood = new Map<string, RoutingObject>();
     const seen = new Set<string>();
     for (const [kind, inf] of this.routing) {
-      for (const raw of inf.lw.list()) {
+      for (const raw of inf.informer.list()) {
         const m = raw.metadata ?? {};
         const key = objectKey({
           kind,
@@ -320,7 +303,7 @@ export class KubernetesSource {
     const inf = this.secrets.get(keyOf(namespace, name));
     if (!inf) return { problem: 'not watched' };
     if (!inf.synced) return { problem: `cannot read it: ${inf.lastError ?? 'not listed yet'}` };
-    const s = inf.lw.get(name, namespace) as V1Secret | undefined;
+    const s = inf.informer.get(name, namespace) as Secret | undefined;
     if (!s) return { problem: 'not found' };
     const b64 = s.data?.['password'];
     if (b64 === undefined) return { problem: 'has no key "password"' };
@@ -357,16 +340,11 @@ export class KubernetesSource {
     for (const [key, r] of wanted) {
       if (this.secrets.has(key) || this.stopped) continue;
       const ns = r.namespace ?? 'default';
-      const byName = `metadata.name=${r.name}`;
-      const inf = new Informer(
+      const inf = new Watched(
         `secrets ${ns}/${r.name}`,
-        this.kc,
-        `/api/v1/namespaces/${ns}/secrets`,
-        () =>
-          this.core.listNamespacedSecret({ namespace: ns, fieldSelector: byName }) as Promise<
-            KubernetesListObject<KubernetesObject>
-          >,
-        byName,
+        this.client,
+        collectionPath(SECRETS, ns),
+        `metadata.name=${r.name}`,
         this,
         () => this.o.onChange('secrets'),
       );

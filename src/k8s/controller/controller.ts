@@ -7,7 +7,6 @@
 // read and validate the objects, watch the passwordSecrets → node facts from the machine → FRR, then the
 // kernel → status (written only when it changed), Events (transitions only), metrics.
 // Stopping leaves every kernel object and FRR's configuration in place.
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../../frr/log.js';
 import { reloaderHealth } from '../../frr/reloader-client.js';
 import { runProcess } from '../../kernel/exec.js';
@@ -25,13 +24,15 @@ import { ReconcileLoop, type ReconcileReport, reconcileOnce } from '../../node/r
 import { RenderMemo } from '../../node/render-memo.js';
 import type { FrrLogLevel } from '../../render/model.js';
 import { KubernetesSource } from '../../sources/kubernetes.js';
+import { type ClusterConfig, KubeClient } from '../client/index.js';
 import { type Endpoints, newMetricsRegistry, serveEndpoints } from '../endpoints.js';
 import { TransitionEvents } from './events.js';
 import { ControllerMetrics } from './metrics.js';
 import { StatusWriter } from './status-writer.js';
 
 export interface ControllerOptions extends AgentPlacement {
-  kubeConfig: KubeConfig;
+  /** Where the API server is and who we are (see loadKubeConfig). */
+  kubeConfig: ClusterConfig;
   nodeName: string;
   /** The controller's namespace: status objects, RawFRRConfigs. */
   namespace: string;
@@ -70,7 +71,8 @@ export async function startController(o: ControllerOptions): Promise<Controller>
   const registry = newMetricsRegistry();
   const metrics = new ControllerMetrics(registry);
   let loop: ReconcileLoop | undefined;
-  const source = new KubernetesSource(o.kubeConfig, {
+  const client = new KubeClient(o.kubeConfig);
+  const source = new KubernetesSource(client, {
     nodeName: o.nodeName,
     namespace: o.namespace,
     log,
@@ -78,7 +80,7 @@ export async function startController(o: ControllerOptions): Promise<Controller>
     onWatchError: (resource) => metrics.watchErrors.inc({ resource }),
     ...(o.watchRestartMs !== undefined ? { restartBackoffMs: o.watchRestartMs } : {}),
   });
-  const status = new StatusWriter(o.kubeConfig, {
+  const status = new StatusWriter(client, {
     nodeName: o.nodeName,
     namespace: o.namespace,
     log,
@@ -156,7 +158,7 @@ export async function startController(o: ControllerOptions): Promise<Controller>
     );
   };
 
-  const events = new TransitionEvents(o.kubeConfig, { nodeName: o.nodeName, log }, undefined);
+  const events = new TransitionEvents(client, { nodeName: o.nodeName, log }, undefined);
   const report = async (r: ReconcileReport): Promise<void> => {
     if (r.outcome.kind === 'waiting') {
       // Said once per distinct reason, not on every retry.
@@ -211,6 +213,7 @@ export async function startController(o: ControllerOptions): Promise<Controller>
       source.stop();
       await loop?.stop();
       await endpoints.close();
+      client.close();
     },
   };
 }

@@ -5,11 +5,10 @@
 // The starting point is the status the API held when the controller started, so a restart with
 // nothing changed emits nothing.
 import { randomBytes } from 'node:crypto';
-import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
 import { API_VERSION } from '../../api/kinds.js';
 import type { FailedResource, RouterNodeConfigurationStatusStatus } from '../../api/schema/status.js';
 import type { Logger } from '../../frr/log.js';
-import { apiErrorMessage } from './status-writer.js';
+import { type CoreEvent, EVENTS, errorMessage, type KubeClient, Resource, time } from '../client/index.js';
 
 const COMPONENT = 'openperouter-controller';
 /** Event messages are limited to 1 KiB by the API server. */
@@ -22,18 +21,18 @@ const failureKey = (f: FailedResource) => `${f.kind}\u0000${f.name}\u0000${f.rea
 const objectKey = (f: { kind: string; name: string }) => `${f.kind}\u0000${f.name}`;
 
 export class TransitionEvents {
-  private readonly api: CoreV1Api;
+  private readonly api: Resource<CoreEvent>;
   private failing = new Map<string, FailedResource>();
   private ready: string | undefined;
   /** Events created (for logs and tests). */
   created = 0;
 
   constructor(
-    kc: KubeConfig,
+    client: KubeClient,
     private readonly o: { nodeName: string; log: Logger },
     initial: RouterNodeConfigurationStatusStatus | undefined,
   ) {
-    this.api = kc.makeApiClient(CoreV1Api);
+    this.api = new Resource(client, EVENTS);
     this.reset(initial);
   }
 
@@ -112,7 +111,7 @@ export class TransitionEvents {
   ): Promise<void> {
     // Events of cluster-scoped objects (the Node) live in "default", as kubelet's do.
     const namespace = target.namespace ?? 'default';
-    const body: CoreV1Event = {
+    const body: CoreEvent = {
       metadata: {
         name: `${target.name}.${Date.now().toString(16)}${randomBytes(3).toString('hex')}`,
         namespace,
@@ -128,18 +127,18 @@ export class TransitionEvents {
       reason,
       message: message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 1)}…` : message,
       count: 1,
-      firstTimestamp: now,
-      lastTimestamp: now,
+      firstTimestamp: time(now),
+      lastTimestamp: time(now),
       source: { component: COMPONENT, host: this.o.nodeName },
       reportingComponent: COMPONENT,
       reportingInstance: this.o.nodeName,
     };
     try {
-      await this.api.createNamespacedEvent({ namespace, body });
+      await this.api.create(body, namespace);
       this.created++;
     } catch (err) {
       this.o.log.warn(
-        { event: `${target.kind} ${namespace}/${target.name} ${reason}`, err: apiErrorMessage(err) },
+        { event: `${target.kind} ${namespace}/${target.name} ${reason}`, err: errorMessage(err) },
         'cannot create an Event',
       );
     }

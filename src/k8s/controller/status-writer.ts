@@ -1,37 +1,21 @@
 // The node's RouterNodeConfigurationStatus: one object per node, named after it, in the controller's
 // namespace, owned by the Node (deleted with it). Written through the status subresource, and only
 // when the status differs from what the API holds: a pass that changes nothing writes nothing.
-import {
-  ApiException,
-  CustomObjectsApi,
-  type KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-} from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KINDS, VERSION } from '../../api/kinds.js';
 import type { RouterNodeConfigurationStatusStatus } from '../../api/schema/status.js';
 import type { Logger } from '../../frr/log.js';
+import { errorMessage, isApiError, type KubeClient, type KubeObject, Resource } from '../client/index.js';
 
-const PLURAL = KINDS.RouterNodeConfigurationStatus.plural;
-const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-
-const codeOf = (err: unknown): number | undefined => (err instanceof ApiException ? err.code : undefined);
-
-function messageOf(err: unknown): string {
-  if (err instanceof ApiException) {
-    const body = typeof err.body === 'string' ? err.body : JSON.stringify(err.body);
-    try {
-      const m = (JSON.parse(body) as { message?: string }).message;
-      if (m) return `HTTP ${err.code}: ${m}`;
-    } catch {
-      // not JSON
-    }
-    return `HTTP ${err.code}`;
-  }
-  return err instanceof Error ? err.message : String(err);
+interface StatusObject extends KubeObject {
+  status?: RouterNodeConfigurationStatusStatus;
 }
 
-export { messageOf as apiErrorMessage };
+const STATUSES = {
+  group: GROUP,
+  version: VERSION,
+  plural: KINDS.RouterNodeConfigurationStatus.plural,
+  namespaced: true,
+};
 
 /** Order-insensitive to keys, order-sensitive to arrays: what "the same status" means here. */
 function sameJson(a: unknown, b: unknown): boolean {
@@ -50,7 +34,7 @@ function sameJson(a: unknown, b: unknown): boolean {
 }
 
 export class StatusWriter {
-  private readonly api: CustomObjectsApi;
+  private readonly api: Resource<StatusObject>;
   /** The status the API holds, as far as this process knows (undefined: none, or unknown). */
   private stored: RouterNodeConfigurationStatusStatus | undefined;
   /** True once `stored` reflects the API (a read or a write succeeded). */
@@ -60,10 +44,10 @@ export class StatusWriter {
   writes = 0;
 
   constructor(
-    kc: KubeConfig,
+    client: KubeClient,
     private readonly o: { nodeName: string; namespace: string; log: Logger; refreshMs: number },
   ) {
-    this.api = kc.makeApiClient(CustomObjectsApi);
+    this.api = new Resource(client, STATUSES);
   }
 
   /** The stored status (for lastTransitionTime continuity and transition detection). */
@@ -75,22 +59,16 @@ export class StatusWriter {
   async refresh(force = false): Promise<void> {
     if (!force && this.known && Date.now() - this.lastRefresh < this.o.refreshMs) return;
     try {
-      const obj = (await this.api.getNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace: this.o.namespace,
-        plural: PLURAL,
-        name: this.o.nodeName,
-      })) as { status?: RouterNodeConfigurationStatusStatus };
+      const obj = await this.api.get(this.o.nodeName, this.o.namespace);
       this.stored = obj.status;
       this.known = true;
     } catch (err) {
-      if (codeOf(err) === 404) {
+      if (isApiError(err, 404)) {
         this.stored = undefined;
         this.known = true;
       } else {
         this.known = false;
-        this.o.log.warn({ err: messageOf(err) }, 'cannot read the node status object');
+        this.o.log.warn({ err: errorMessage(err) }, 'cannot read the node status object');
       }
     }
     this.lastRefresh = Date.now();
@@ -100,24 +78,19 @@ export class StatusWriter {
   async write(status: RouterNodeConfigurationStatusStatus, nodeUid: string | undefined): Promise<boolean> {
     await this.refresh();
     if (this.known && this.stored !== undefined && sameJson(this.stored, status)) return false;
-    const target = {
-      group: GROUP,
-      version: VERSION,
-      namespace: this.o.namespace,
-      plural: PLURAL,
-      name: this.o.nodeName,
-    };
+    const patchStatus = () =>
+      this.api.mergePatch(
+        this.o.nodeName,
+        { status },
+        { namespace: this.o.namespace, subresource: 'status' },
+      );
     try {
       try {
-        await this.api.patchNamespacedCustomObjectStatus({ ...target, body: { status } }, mergePatch);
+        await patchStatus();
       } catch (err) {
-        if (codeOf(err) !== 404) throw err;
-        await this.api.createNamespacedCustomObject({
-          group: GROUP,
-          version: VERSION,
-          namespace: this.o.namespace,
-          plural: PLURAL,
-          body: {
+        if (!isApiError(err, 404)) throw err;
+        await this.api.create(
+          {
             apiVersion: API_VERSION,
             kind: 'RouterNodeConfigurationStatus',
             metadata: {
@@ -133,8 +106,9 @@ export class StatusWriter {
                 : {}),
             },
           },
-        });
-        await this.api.patchNamespacedCustomObjectStatus({ ...target, body: { status } }, mergePatch);
+          this.o.namespace,
+        );
+        await patchStatus();
       }
       this.stored = status;
       this.known = true;
@@ -142,7 +116,7 @@ export class StatusWriter {
       return true;
     } catch (err) {
       this.known = false;
-      this.o.log.error({ err: messageOf(err) }, 'cannot write the node status');
+      this.o.log.error({ err: errorMessage(err) }, 'cannot write the node status');
       return false;
     }
   }

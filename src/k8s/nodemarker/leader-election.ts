@@ -3,19 +3,20 @@
 // not renewed for leaseDuration *as observed locally* (no clock comparison between machines); the
 // leader renews every retryPeriod and steps down when it could not renew for renewDeadline; every write
 // carries the resourceVersion it read, so two candidates never both win. On stop the leader releases
-// the Lease (empty holder) so a successor takes over at once. @kubernetes/client-node 2.x ships no
-// leader election, hence this module.
-import {
-  ApiException,
-  type CoordinationV1Api,
-  type V1Lease,
-  type V1LeaseSpec,
-  V1MicroTime,
-} from '@kubernetes/client-node';
+// the Lease (empty holder) so a successor takes over at once.
 import type { Logger } from '../../frr/log.js';
+import {
+  isApiError,
+  type KubeClient,
+  LEASES,
+  type Lease,
+  type LeaseSpec,
+  microTime,
+  Resource,
+} from '../client/index.js';
 
 export interface LeaderElectionOptions {
-  coordination: CoordinationV1Api;
+  client: KubeClient;
   namespace: string;
   name: string;
   identity: string;
@@ -32,9 +33,7 @@ export interface LeaderElectionOptions {
   onChange?: (leading: boolean) => void;
 }
 
-function isStatus(err: unknown, code: number): boolean {
-  return err instanceof ApiException && err.code === code;
-}
+const isStatus = isApiError;
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -51,15 +50,17 @@ const sleep = (ms: number, signal: AbortSignal) =>
 export class LeaderElector {
   private readonly o: Required<Omit<LeaderElectionOptions, 'onChange'>> &
     Pick<LeaderElectionOptions, 'onChange'>;
+  private readonly leases: Resource<Lease>;
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
   /** The Lease spec last seen and when (local clock) it last changed. */
-  private observed: { spec: V1LeaseSpec; at: number; resourceVersion?: string } | undefined;
+  private observed: { spec: LeaseSpec; at: number; resourceVersion?: string } | undefined;
   private leading = false;
   private lastRenew = 0;
 
   constructor(opts: LeaderElectionOptions) {
     this.o = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...opts };
+    this.leases = new Resource<Lease>(opts.client, LEASES);
     if (this.o.renewDeadlineMs >= this.o.leaseDurationMs)
       throw new Error('leader election: renewDeadline must be less than leaseDuration');
   }
@@ -122,7 +123,7 @@ export class LeaderElector {
     return Math.max(1, Math.ceil(this.o.leaseDurationMs / 1000));
   }
 
-  private observe(lease: V1Lease): void {
+  private observe(lease: Lease): void {
     const spec = lease.spec ?? {};
     const prev = this.observed;
     const same =
@@ -138,27 +139,24 @@ export class LeaderElector {
   }
 
   private async tryAcquireOrRenew(): Promise<boolean> {
-    const { coordination, namespace, name, identity } = this.o;
-    const now = new V1MicroTime();
-    let lease: V1Lease;
+    const { namespace, name, identity } = this.o;
+    const now = microTime();
+    let lease: Lease;
     try {
-      lease = await coordination.readNamespacedLease({ name, namespace });
+      lease = await this.leases.get(name, namespace);
     } catch (err) {
       if (!isStatus(err, 404)) throw err;
       try {
-        const created = await coordination.createNamespacedLease({
-          namespace,
-          body: {
-            apiVersion: 'coordination.k8s.io/v1',
-            kind: 'Lease',
-            metadata: { name, namespace },
-            spec: {
-              holderIdentity: identity,
-              leaseDurationSeconds: this.durationSeconds(),
-              acquireTime: now,
-              renewTime: now,
-              leaseTransitions: 0,
-            },
+        const created = await this.leases.create({
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name, namespace },
+          spec: {
+            holderIdentity: identity,
+            leaseDurationSeconds: this.durationSeconds(),
+            acquireTime: now,
+            renewTime: now,
+            leaseTransitions: 0,
           },
         });
         this.observe(created);
@@ -175,19 +173,19 @@ export class LeaderElector {
     const expired = Date.now() - (this.observed?.at ?? 0) >= durationMs;
     if (holder !== '' && holder !== identity && !expired) return false;
     const mine = holder === identity;
-    const body: V1Lease = {
+    const body: Lease = {
       ...lease,
       spec: {
         ...spec,
         holderIdentity: identity,
         leaseDurationSeconds: this.durationSeconds(),
         renewTime: now,
-        acquireTime: mine && spec.acquireTime ? new V1MicroTime(spec.acquireTime) : now,
+        acquireTime: mine && spec.acquireTime ? spec.acquireTime : now,
         leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
       },
     };
     try {
-      const updated = await coordination.replaceNamespacedLease({ name, namespace, body });
+      const updated = await this.leases.replace(body);
       this.observe(updated);
       return true;
     } catch (err) {
@@ -197,23 +195,19 @@ export class LeaderElector {
   }
 
   private async release(): Promise<void> {
-    const { coordination, namespace, name, identity } = this.o;
+    const { namespace, name, identity } = this.o;
     try {
-      const lease = await coordination.readNamespacedLease({ name, namespace });
+      const lease = await this.leases.get(name, namespace);
       if (lease.spec?.holderIdentity !== identity) return;
-      const now = new V1MicroTime();
-      await coordination.replaceNamespacedLease({
-        name,
-        namespace,
-        body: {
-          ...lease,
-          spec: {
-            ...lease.spec,
-            holderIdentity: '',
-            leaseDurationSeconds: 1,
-            renewTime: now,
-            acquireTime: now,
-          },
+      const now = microTime();
+      await this.leases.replace({
+        ...lease,
+        spec: {
+          ...lease.spec,
+          holderIdentity: '',
+          leaseDurationSeconds: 1,
+          renewTime: now,
+          acquireTime: now,
         },
       });
       this.o.log.info({ lease: `${namespace}/${name}`, identity }, 'released the lease');

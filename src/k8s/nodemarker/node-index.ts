@@ -3,15 +3,16 @@
 // runs it (only while this replica leads) on every Node add/delete/annotation change, from a fresh
 // list, writing each Node with a merge patch that carries the resourceVersion it was planned from:
 // a Node changed meanwhile answers 409 and the pass is redone from fresh state.
-import {
-  type CoreV1Api,
-  type KubeConfig,
-  makeInformer,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1Node,
-} from '@kubernetes/client-node';
 import type { Logger } from '../../frr/log.js';
+import {
+  collectionPath,
+  Informer,
+  isApiError,
+  type KubeClient,
+  NODES,
+  type Node,
+  Resource,
+} from '../client/index.js';
 
 export const NODE_INDEX_ANNOTATION = 'openpe.io/nodeindex';
 
@@ -70,7 +71,7 @@ export function planNodeIndexes(nodes: NodeIndexInput[]): IndexChange[] {
   return out;
 }
 
-function inputOf(n: V1Node): NodeIndexInput {
+function inputOf(n: Node): NodeIndexInput {
   const ts = n.metadata?.creationTimestamp;
   return {
     name: n.metadata?.name ?? '',
@@ -80,8 +81,7 @@ function inputOf(n: V1Node): NodeIndexInput {
 }
 
 export interface NodeIndexerOptions {
-  kc: KubeConfig;
-  core: CoreV1Api;
+  client: KubeClient;
   log: Logger;
   /** Whether this replica may write now (leader election); default always. */
   mayWrite?: () => boolean;
@@ -95,7 +95,8 @@ export interface NodeIndexerOptions {
 
 export class NodeIndexer {
   private readonly o: NodeIndexerOptions;
-  private readonly informer;
+  private readonly informer: Informer<Node>;
+  private readonly nodes: Resource<Node>;
   private running = false;
   private pending = false;
   private stopped = false;
@@ -110,34 +111,37 @@ export class NodeIndexer {
 
   constructor(opts: NodeIndexerOptions) {
     this.o = opts;
-    this.informer = makeInformer<V1Node>(opts.kc, '/api/v1/nodes', async () => {
-      const list = await opts.core.listNode();
-      this.synced = true;
-      return list;
-    });
+    this.nodes = new Resource<Node>(opts.client, NODES);
     // Only what can change an allocation triggers a pass: adds, deletes and index annotation changes
     // (not the status heartbeats every kubelet sends).
-    this.informer.on('add', (n) => {
-      this.seen.set(n.metadata?.name ?? '', n.metadata?.annotations?.[NODE_INDEX_ANNOTATION]);
-      this.trigger();
-    });
-    this.informer.on('delete', (n) => {
-      this.seen.delete(n.metadata?.name ?? '');
-      this.trigger();
-    });
-    this.informer.on('update', (n) => {
-      const name = n.metadata?.name ?? '';
-      const value = n.metadata?.annotations?.[NODE_INDEX_ANNOTATION];
-      if (this.seen.has(name) && this.seen.get(name) === value) return;
-      this.seen.set(name, value);
-      this.trigger();
-    });
-    this.informer.on('error', (err: unknown) => {
-      if (this.stopped) return;
-      this.o.log.warn({ err }, 'node watch failed; restarting it');
-      this.restartTimer = setTimeout(() => {
-        void this.informer.start().catch(() => undefined);
-      }, 1000);
+    this.informer = new Informer<Node>({
+      client: opts.client,
+      path: collectionPath(NODES),
+      onList: () => {
+        this.synced = true;
+      },
+      onAdd: (n) => {
+        this.seen.set(n.metadata?.name ?? '', n.metadata?.annotations?.[NODE_INDEX_ANNOTATION]);
+        this.trigger();
+      },
+      onDelete: (n) => {
+        this.seen.delete(n.metadata?.name ?? '');
+        this.trigger();
+      },
+      onUpdate: (n) => {
+        const name = n.metadata?.name ?? '';
+        const value = n.metadata?.annotations?.[NODE_INDEX_ANNOTATION];
+        if (this.seen.has(name) && this.seen.get(name) === value) return;
+        this.seen.set(name, value);
+        this.trigger();
+      },
+      onError: (err) => {
+        if (this.stopped) return;
+        this.o.log.warn({ err }, 'node watch failed; restarting it');
+        this.restartTimer = setTimeout(() => {
+          if (!this.stopped) void this.informer.start();
+        }, 1000);
+      },
     });
   }
 
@@ -154,7 +158,7 @@ export class NodeIndexer {
     clearTimeout(this.retryTimer);
     clearTimeout(this.restartTimer);
     clearInterval(this.resyncTimer);
-    await this.informer.stop();
+    this.informer.stop();
     await this.idle();
   }
 
@@ -207,7 +211,7 @@ export class NodeIndexer {
   private async pass(): Promise<boolean> {
     const mayWrite = this.o.mayWrite ?? (() => true);
     if (!mayWrite()) return false;
-    const list = await this.o.core.listNode();
+    const list = await this.nodes.list();
     const byName = new Map(list.items.map((n) => [n.metadata?.name ?? '', n]));
     const changes = planNodeIndexes(list.items.map(inputOf));
     let conflict = false;
@@ -216,29 +220,22 @@ export class NodeIndexer {
       const node = byName.get(change.name);
       const rv = node?.metadata?.resourceVersion;
       try {
-        await this.o.core.patchNode(
-          {
-            name: change.name,
-            body: {
-              metadata: {
-                ...(rv ? { resourceVersion: rv } : {}),
-                annotations: { [NODE_INDEX_ANNOTATION]: String(change.index) },
-              },
-            },
+        await this.nodes.mergePatch(change.name, {
+          metadata: {
+            ...(rv ? { resourceVersion: rv } : {}),
+            annotations: { [NODE_INDEX_ANNOTATION]: String(change.index) },
           },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        );
+        });
         this.o.log.info(
           { node: change.name, index: change.index, reason: change.reason, previous: change.previous },
           'assigned node index',
         );
         this.o.onAssigned?.(change);
       } catch (err) {
-        const code = (err as { code?: unknown }).code;
-        if (code === 409 || code === 404) {
+        if (isApiError(err, 409) || isApiError(err, 404)) {
           // Changed or gone since the list: plan again from fresh state; the indexes written so far
           // are valid and will be kept.
-          this.o.log.debug({ node: change.name, code }, 'node changed meanwhile; redoing the pass');
+          this.o.log.debug({ node: change.name, code: err.code }, 'node changed meanwhile; redoing the pass');
           conflict = true;
           break;
         }

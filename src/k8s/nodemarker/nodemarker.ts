@@ -1,15 +1,9 @@
 // The nodemarker: node indexes (leader-elected) + the validating webhooks with their self-managed
 // certificate, metrics and health probes. `startNodemarker` wires the parts; the CLI
 // (src/cli/nodemarker.ts) only parses flags.
-import {
-  AdmissionregistrationV1Api,
-  CoordinationV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-} from '@kubernetes/client-node';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../../frr/log.js';
+import { type ClusterConfig, KubeClient } from '../client/index.js';
 import { type Endpoints, newMetricsRegistry, serveEndpoints } from '../endpoints.js';
 import { CertManager } from '../webhook/cert-manager.js';
 import { clusterValidator } from '../webhook/cluster-state.js';
@@ -21,7 +15,8 @@ import { NodeIndexer } from './node-index.js';
 export { DEFAULTS, defaultIdentity };
 
 export interface NodemarkerOptions {
-  kc: KubeConfig;
+  /** Where the API server is and who we are (see loadKubeConfig). */
+  kc: ClusterConfig;
   /** Where the Lease and the certificate Secret live; RawFRRConfig objects are valid only here. */
   namespace: string;
   /** HTTPS port of the webhooks; 0: no webhook server (node indexes only). */
@@ -66,10 +61,7 @@ const IP = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*)$/;
 
 export async function startNodemarker(opts: NodemarkerOptions): Promise<Nodemarker> {
   const { kc, log, namespace } = opts;
-  const core = kc.makeApiClient(CoreV1Api);
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  const admission = kc.makeApiClient(AdmissionregistrationV1Api);
-  const coordination = kc.makeApiClient(CoordinationV1Api);
+  const client = new KubeClient(kc);
 
   const registry = newMetricsRegistry();
   const assignments = new Counter({
@@ -104,8 +96,7 @@ export async function startNodemarker(opts: NodemarkerOptions): Promise<Nodemark
   const leaderElection = opts.leaderElection ?? true;
   let elector: LeaderElector | undefined;
   const indexer = new NodeIndexer({
-    kc,
-    core,
+    client,
     log,
     mayWrite: () => (elector ? elector.isLeader() : true),
     onAssigned: (c) => assignments.inc({ reason: c.reason }),
@@ -113,7 +104,7 @@ export async function startNodemarker(opts: NodemarkerOptions): Promise<Nodemark
   });
   if (leaderElection) {
     elector = new LeaderElector({
-      coordination,
+      client,
       namespace,
       name: opts.leaderElectionId ?? DEFAULTS.leaderElectionId,
       identity: opts.identity ?? defaultIdentity(),
@@ -135,8 +126,7 @@ export async function startNodemarker(opts: NodemarkerOptions): Promise<Nodemark
   if (opts.webhookPort !== 0) {
     const extra = opts.certExtraSans ?? [];
     certificates = new CertManager({
-      core,
-      admission,
+      client,
       namespace,
       secretName: opts.certSecretName ?? DEFAULTS.certSecretName,
       serviceName: opts.certServiceName ?? DEFAULTS.certServiceName,
@@ -165,7 +155,7 @@ export async function startNodemarker(opts: NodemarkerOptions): Promise<Nodemark
           ...(opts.webhookHost !== undefined ? { host: opts.webhookHost } : {}),
           certificate: cert,
           log,
-          validate: clusterValidator(core, custom, { operatorNamespace: namespace }),
+          validate: clusterValidator(client, { operatorNamespace: namespace }),
           observe: (kind, operation, allowed) =>
             admissions.inc({ kind, operation, allowed: String(allowed) }),
         }).then(
@@ -226,6 +216,7 @@ export async function startNodemarker(opts: NodemarkerOptions): Promise<Nodemark
       await serverStarting;
       await server?.close();
       await endpoints.close();
+      client.close();
       log.info({}, 'nodemarker stopped');
     },
   };

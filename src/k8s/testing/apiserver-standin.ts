@@ -34,13 +34,13 @@
 //
 // Usage:
 //   const apiserver = await ApiServerStandIn.start();          // { tls: true } for HTTPS
-//   const kc = new KubeConfig(); kc.loadFromString(apiserver.kubeconfig);
+//   const client = new KubeClient(kubeConfigFromString(apiserver.kubeconfig));   // src/k8s/client
 //   ... apiserver.get('nodes', 'node-1'), apiserver.list('l3vnis', ns), apiserver.seed(obj),
 //   apiserver.injectWatchExpiry({ resource: 'nodes' }), apiserver.injectConflict({ resource, name }),
 //   apiserver.requests (every request, for "no writes happened" assertions) ...
 //   await apiserver.stop();
-// Over plain HTTP the kubeconfig sets insecure-skip-tls-verify, because @kubernetes/client-node 2.x
-// refuses http:// servers otherwise.
+// Over plain HTTP the kubeconfig sets insecure-skip-tls-verify: our client ignores it for http://, but
+// some clients (@kubernetes/client-node 2.x, used by this server's own tests) refuse http:// without it.
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import {
@@ -196,7 +196,7 @@ function withoutMetaAndStatus(o: KObject): KObject {
 export class ApiServerStandIn {
   /** Base URL, e.g. `http://127.0.0.1:41234`. */
   readonly url: string;
-  /** A kubeconfig (YAML) for @kubernetes/client-node's KubeConfig.loadFromString, or a file. */
+  /** A kubeconfig (YAML) for kubeConfigFromString (src/k8s/client), or a file (writeKubeconfig). */
   readonly kubeconfig: string;
   /** PEM of the server certificate (its own CA) when started with `tls: true`. */
   readonly caPem: string | undefined;
@@ -228,7 +228,7 @@ export class ApiServerStandIn {
     this.serviceResolver = opts.serviceResolver;
     const cluster: KObject = { server: url };
     if (caPem) cluster['certificate-authority-data'] = Buffer.from(caPem).toString('base64');
-    // @kubernetes/client-node 2.x refuses http:// servers unless TLS verification is explicitly skipped.
+    // Some clients (@kubernetes/client-node 2.x) refuse http:// servers unless TLS verification is skipped.
     else cluster['insecure-skip-tls-verify'] = true;
     this.kubeconfig = stringifyYaml({
       apiVersion: 'v1',

@@ -5,14 +5,16 @@
 // lifetime left is replaced (the serving certificate is re-signed by the same CA, so caBundle does not
 // change; a new CA is published next to the old one until the old one expires). Every write carries
 // the resourceVersion it was computed from, so concurrent replicas never overwrite each other.
-import {
-  type AdmissionregistrationV1Api,
-  ApiException,
-  type CoreV1Api,
-  type V1Secret,
-  type V1ValidatingWebhookConfiguration,
-} from '@kubernetes/client-node';
 import type { Logger } from '../../frr/log.js';
+import {
+  isApiError,
+  type KubeClient,
+  Resource,
+  SECRETS,
+  type Secret,
+  VALIDATING_WEBHOOK_CONFIGURATIONS,
+  type ValidatingWebhookConfiguration,
+} from '../client/index.js';
 import {
   type CertificateAndKey,
   certificateInfo,
@@ -25,8 +27,7 @@ import {
 const YEAR = 365 * 86400_000;
 
 export interface CertManagerOptions {
-  core: CoreV1Api;
-  admission: AdmissionregistrationV1Api;
+  client: KubeClient;
   namespace: string;
   secretName: string;
   serviceName: string;
@@ -71,13 +72,13 @@ function decode(v: string | undefined): string | undefined {
   return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
 }
 
-function isStatus(err: unknown, code: number): boolean {
-  return err instanceof ApiException && err.code === code;
-}
+const isStatus = isApiError;
 
 export class CertManager {
   private readonly o: Required<Omit<CertManagerOptions, 'onRotation'>> &
     Pick<CertManagerOptions, 'onRotation'>;
+  private readonly secrets: Resource<Secret>;
+  private readonly webhookConfigurations: Resource<ValidatingWebhookConfiguration>;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private served: string | undefined;
@@ -99,6 +100,8 @@ export class CertManager {
       retryIntervalMs: 5_000,
       ...opts,
     };
+    this.secrets = new Resource(opts.client, SECRETS);
+    this.webhookConfigurations = new Resource(opts.client, VALIDATING_WEBHOOK_CONFIGURATIONS);
   }
 
   get dnsNames(): string[] {
@@ -253,7 +256,7 @@ export class CertManager {
     return { material: { ca, serving, caBundle }, changed };
   }
 
-  private secretBody(m: Material, base?: V1Secret): V1Secret {
+  private secretBody(m: Material, base?: Secret): Secret {
     const b64 = (s: string) => Buffer.from(s).toString('base64');
     return {
       apiVersion: 'v1',
@@ -280,12 +283,12 @@ export class CertManager {
   }
 
   private async pass(): Promise<void> {
-    const { core, namespace, secretName } = this.o;
+    const { namespace, secretName } = this.o;
     let material: Material | undefined;
     for (let attempt = 0; attempt < 5 && !material; attempt++) {
-      let secret: V1Secret | undefined;
+      let secret: Secret | undefined;
       try {
-        secret = await core.readNamespacedSecret({ name: secretName, namespace });
+        secret = await this.secrets.get(secretName, namespace);
       } catch (err) {
         if (!isStatus(err, 404)) throw err;
       }
@@ -297,15 +300,11 @@ export class CertManager {
       }
       try {
         if (!secret) {
-          await core.createNamespacedSecret({ namespace, body: this.secretBody(m) });
+          await this.secrets.create(this.secretBody(m));
           this.o.log.info({ secret: `${namespace}/${secretName}` }, 'created the webhook certificate Secret');
         } else {
           // resourceVersion in the body: a replica that changed the Secret meanwhile makes this a 409.
-          await core.replaceNamespacedSecret({
-            name: secretName,
-            namespace,
-            body: this.secretBody(m, secret),
-          });
+          await this.secrets.replace(this.secretBody(m, secret));
           this.o.log.info(
             { secret: `${namespace}/${secretName}`, renewed: changed },
             'renewed the webhook certificates',
@@ -342,9 +341,9 @@ export class CertManager {
     if (name === '') return true;
     const want = Buffer.from(bundle).toString('base64');
     for (let attempt = 0; attempt < 5; attempt++) {
-      let vwc: V1ValidatingWebhookConfiguration;
+      let vwc: ValidatingWebhookConfiguration;
       try {
-        vwc = await this.o.admission.readValidatingWebhookConfiguration({ name });
+        vwc = await this.webhookConfigurations.get(name);
       } catch (err) {
         if (isStatus(err, 404)) {
           this.o.log.warn({ name }, 'ValidatingWebhookConfiguration not found yet; will retry');
@@ -356,7 +355,7 @@ export class CertManager {
       if (hooks.every((h) => h.clientConfig.caBundle === want)) return true;
       for (const h of hooks) h.clientConfig.caBundle = want;
       try {
-        await this.o.admission.replaceValidatingWebhookConfiguration({ name, body: vwc });
+        await this.webhookConfigurations.replace(vwc);
         this.o.log.info({ name, webhooks: hooks.length }, 'injected the CA bundle into the webhooks');
         return true;
       } catch (err) {

@@ -1,8 +1,8 @@
 // What the webhooks read for the cross-object rules: every routing object of every kind, in every
 // namespace (objects in any namespace select nodes), and the Nodes' labels. Uncached reads, as
 // upstream's APIReader: an admission decision must see the latest state, not an informer's.
-import type { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, KINDS, VERSION } from '../../api/kinds.js';
+import { type KubeClient, NODES, type Node, type ObjectList, Resource } from '../client/index.js';
 import {
   type AdmissionRequest,
   type ClusterState,
@@ -17,16 +17,18 @@ function items(list: unknown): unknown[] {
 }
 
 /** Lists every routing object (all webhook kinds, all namespaces) and every Node. */
-export async function readClusterState(core: CoreV1Api, custom: CustomObjectsApi): Promise<ClusterState> {
+export async function readClusterState(client: KubeClient): Promise<ClusterState> {
   const kinds = Object.values(WEBHOOK_KINDS);
   const [nodes, ...lists] = await Promise.all([
-    core.listNode(),
-    ...kinds.map((k) =>
-      custom.listCustomObjectForAllNamespaces({
-        group: GROUP,
-        version: VERSION,
-        resourcePlural: KINDS[k].plural,
-      }),
+    new Resource<Node>(client, NODES).list(),
+    ...kinds.map(
+      (k): Promise<ObjectList<unknown>> =>
+        new Resource(client, {
+          group: GROUP,
+          version: VERSION,
+          plural: KINDS[k].plural,
+          namespaced: true,
+        }).list(),
     ),
   ]);
   return {
@@ -40,8 +42,7 @@ export async function readClusterState(core: CoreV1Api, custom: CustomObjectsApi
 
 /** The webhook's validate function: reads the cluster, then decides. */
 export function clusterValidator(
-  core: CoreV1Api,
-  custom: CustomObjectsApi,
+  client: KubeClient,
   opts: DecideOptions,
 ): (pathKind: string, req: AdmissionRequest) => Promise<ReturnType<typeof decide>> {
   return async (pathKind, req) => {
@@ -54,6 +55,6 @@ export function clusterValidator(
         warnings: [],
       };
     }
-    return decide(req, await readClusterState(core, custom), opts);
+    return decide(req, await readClusterState(client), opts);
   };
 }
