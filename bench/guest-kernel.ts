@@ -10,6 +10,7 @@ import type { CommandRunner } from '../src/frr/exec.js';
 import { startReloaderServer } from '../src/frr/reloader-server.js';
 import { type AppliedBatch, applyKernelPlan, sysctlScript } from '../src/kernel/apply.js';
 import type { KernelPlan } from '../src/kernel/model.js';
+import { NAMESPACE_DUMP_LINES, sysctlReadCommand } from '../src/kernel/read.js';
 import { median, run, runOk, sleep } from './lib.js';
 import { renderWorkload } from './workload.js';
 
@@ -134,24 +135,20 @@ async function agent(a: NonNullable<Input['agent']>[number]): Promise<void> {
     const code = await new Promise<number | null>((r) => child.on('close', r));
     for (const line of out.split('\n').filter((l) => l.startsWith('{'))) emit(JSON.parse(line));
     if (code !== 0) throw new Error(`agent exited ${code}`);
-    // Floors, same guest, same kernel state: the state reads alone (the 5 reader processes the
+    // Floors, same guest, same kernel state: the state reads alone (the 3 reader processes the
     // applier runs, in parallel, without parsing or diffing), and the RSS of an empty Node process.
     const reads: number[] = [];
+    const dump = `${NAMESPACE_DUMP_LINES.join('\n')}\n`;
     for (let i = 0; i < a.noopReps; i++) {
       const t0 = performance.now();
       await Promise.all([
-        run('ip', ['-n', plan.routerNamespace, '-d', '-json', 'link', 'show']),
-        run('ip', ['-n', plan.routerNamespace, '-json', 'addr', 'show']),
-        run('ip', ['-n', HOST_NS, '-d', '-json', 'link', 'show']),
-        run('ip', ['-n', HOST_NS, '-json', 'addr', 'show']),
+        run('ip', ['-n', plan.routerNamespace, '-d', '-json', '-batch', '-'], dump),
+        run('ip', ['-n', HOST_NS, '-d', '-json', '-batch', '-'], dump),
         run('ip', [
           'netns',
           'exec',
           plan.routerNamespace,
-          'grep',
-          '-sH',
-          '',
-          '/proc/sys/net/ipv4/conf/all/forwarding',
+          ...sysctlReadCommand(Object.keys(plan.routerSysctls)),
         ]),
       ]);
       reads.push(performance.now() - t0);

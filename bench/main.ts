@@ -22,6 +22,8 @@ import { render, toObjects, workloadManifests } from './workload.js';
 
 const QUICK = process.env['BENCH_QUICK'] === '1';
 const LAB = process.env['LAB'] === '1';
+// BENCH_ONLY=kernel: only the UML kernel section; results in bench/results/only-kernel.* (latest.* untouched).
+const ONLY = process.env['BENCH_ONLY'];
 const BIG = QUICK ? 100 : 500;
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RESULTS = join(ROOT, 'bench', 'results');
@@ -310,10 +312,11 @@ async function main(): Promise<void> {
       process.exitCode = 1;
     }
   };
-  await section('render', renderSection);
-  await section('frr', frrSection);
-  await section('uml', async () => kernelRows(await umlSection()));
-  if (LAB) {
+  if (ONLY === undefined) await section('render', renderSection);
+  if (ONLY === undefined) await section('frr', frrSection);
+  if (ONLY === undefined || ONLY === 'kernel')
+    await section('uml', async () => kernelRows(await umlSection()));
+  if (LAB && ONLY === undefined) {
     await section('lab', async () => {
       const lab = await labSection(log);
       results['lab'] = lab;
@@ -338,13 +341,14 @@ async function main(): Promise<void> {
     '',
   ].join('\n');
   mkdirSync(RESULTS, { recursive: true });
+  const base = ONLY === undefined ? 'latest' : `only-${ONLY}`;
   writeFileSync(
-    join(RESULTS, 'latest.json'),
+    join(RESULTS, `${base}.json`),
     `${JSON.stringify({ started: started.toISOString(), quick: QUICK, machine: m, rows, results }, null, 2)}\n`,
   );
-  writeFileSync(join(RESULTS, 'latest.md'), md);
+  writeFileSync(join(RESULTS, `${base}.md`), md);
   process.stdout.write(`\n${md}\n`);
-  log(`written ${join(RESULTS, 'latest.json')} and latest.md`);
+  log(`written ${join(RESULTS, `${base}.json`)} and ${base}.md`);
 }
 
 main().catch((e: unknown) => {

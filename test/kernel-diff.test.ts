@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { renderWorkload } from '../bench/workload.js';
-import { batchError, sysctlScript } from '../src/kernel/apply.js';
+import { batchError, sysctlScript, verificationPlan } from '../src/kernel/apply.js';
 import { diffKernel, KernelPlanError, OWNER_ALIAS, type Step, UNDERLAY_GROUP } from '../src/kernel/diff.js';
 import type { KernelPlan, LinkSpec, VethLink } from '../src/kernel/model.js';
 import {
@@ -12,6 +12,7 @@ import {
   type ActualLink,
   type ActualState,
   canonicalCidr,
+  parseBatchDump,
   parseNamespaceDump,
   parseSysctlDump,
 } from '../src/kernel/read.js';
@@ -1026,6 +1027,66 @@ describe('parsers and writers', () => {
     assert.throws(() => parseNamespaceDump('{}', '[]'), /not an array/);
   });
 
+  test('parseBatchDump reads the two dumps a batch prints after its (silent) writes', () => {
+    const links = [{ ifindex: 1, ifname: 'lo', flags: ['UP'], mtu: 65536, inet6_addr_gen_mode: 'eui64' }];
+    const addrs = [
+      { ifindex: 1, addr_info: [{ family: 'inet', local: '127.0.0.1', prefixlen: 8, scope: 'host' }] },
+    ];
+    const ns = parseBatchDump(`${JSON.stringify(links)}\n${JSON.stringify(addrs)}\n`);
+    assert.equal(ns.links[0]?.addrGenMode, 'eui64');
+    assert.deepEqual(
+      ns.links[0]?.addresses.map((a) => a.cidr),
+      ['127.0.0.1/8'],
+    );
+    assert.throws(() => parseBatchDump(`${JSON.stringify(links)}\n`), /expected 2 JSON dumps/);
+  });
+
+  test('verificationPlan: a part is dumped by its last writer unless a later step can change it', () => {
+    const step = (role: 'host' | 'router', kind: Step['kind'], ...l: string[]): Step => ({
+      role,
+      kind,
+      lines: l,
+    });
+    // One VNI added: the router creates the pairs (changing the host), the host step comes last.
+    assert.deepEqual(
+      verificationPlan([
+        step(
+          'router',
+          'ip',
+          'link add b1 up type vrf table 1',
+          `link add pe-e-1 up type veth peer name host-e-1 netns ${HOST_REF}`,
+        ),
+        step('host', 'ip', 'link set dev host-e-1 alias openperouter up'),
+      ]),
+      { host: 1, router: 0, sysctl: undefined },
+    );
+    // A cold apply: sysctls dumped by their writer; the NIC moves first.
+    assert.deepEqual(
+      verificationPlan([
+        step('router', 'sysctl', 'net.ipv4.conf.all.forwarding=1'),
+        step('host', 'ip', `link set dev eth1 group 4242 netns ${ROUTER}`),
+        step('router', 'ip', 'link set dev eth1 up'),
+        step('host', 'ip', 'link set dev host-e-1 alias openperouter up'),
+      ]),
+      { host: 3, router: 2, sysctl: 0 },
+    );
+    // A VNI removed: the host step deletes the host end after... nothing; the router deletes after it,
+    // which changes the host (a veth end's peer goes too): the host is read on its own.
+    assert.deepEqual(
+      verificationPlan([
+        step('host', 'ip', 'link del dev br-hs-1'),
+        step('router', 'ip', 'link del dev pe-e-1'),
+      ]),
+      { host: -1, router: 1, sysctl: undefined },
+    );
+    // The router namespace untouched: its earlier read stays valid.
+    assert.deepEqual(verificationPlan([step('host', 'ip', 'addr add 10.0.0.1/24 dev host-e-1')]), {
+      host: 0,
+      router: undefined,
+      sysctl: undefined,
+    });
+  });
+
   test('sysctl dump and script', () => {
     assert.deepEqual(
       parseSysctlDump(
@@ -1040,7 +1101,13 @@ describe('parsers and writers', () => {
     );
     assert.equal(
       sysctlScript(['net.vrf.strict_mode=1', "weird.key=it's"]),
-      "set -e\nprintf '%s\\n' '1' > '/proc/sys/net/vrf/strict_mode'\nprintf '%s\\n' 'it'\\''s' > '/proc/sys/weird/key'",
+      "set -e\n[ ! -e '/proc/sys/net/vrf/strict_mode' ] || printf '%s\\n' '1' > '/proc/sys/net/vrf/strict_mode'\n" +
+        "[ ! -e '/proc/sys/weird/key' ] || printf '%s\\n' 'it'\\''s' > '/proc/sys/weird/key'",
+    );
+    // The values read back after the writes, as readSysctls prints them.
+    assert.match(
+      sysctlScript(['net.vrf.strict_mode=1'], ['net.vrf.strict_mode', 'net.ipv4.conf.all.forwarding']),
+      /\n'grep' '-sH' '' '\/proc\/sys\/net\/vrf\/strict_mode' '\/proc\/sys\/net\/ipv4\/conf\/all\/forwarding' \|\| \[ \$\? -le 2 \]$/,
     );
   });
 

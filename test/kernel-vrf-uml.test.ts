@@ -253,7 +253,7 @@ EOF`);
 
     const again = await apply(plan);
     assert.equal(again.operations, 0);
-    assert.deepEqual(again.processes, { readers: 5, writers: 0 });
+    assert.deepEqual(again.processes, { readers: 3, writers: 0 });
     console.log(
       `# UML: cold apply ${cold.operations} operations in ${Math.round(cold.durationMs)} ms; ` +
         `no-op reconcile ${Math.round(again.durationMs)} ms`,
