@@ -238,7 +238,7 @@ describe('kernel applier on the host kernel', gate(isRoot, hasIproute2), () => {
     assert.deepEqual(r.warnings, ['sysctl net.vrf.strict_mode does not exist in this kernel; not set']);
     assert.deepEqual(
       r.batches.map((b) => `${b.namespace}:${b.kind}`),
-      [`${ROUTER}:netns`, `${ROUTER}:sysctl`, `${HOST}:ip`, `${ROUTER}:ip`, `${HOST}:ip`],
+      [`${ROUTER}:netns`, `${ROUTER}:sysctl`, `${HOST}:ip`, `${ROUTER}:ip`, `${ROUTER}:ip`, `${HOST}:ip`],
     );
     assert.equal(
       r.operations,
@@ -247,7 +247,7 @@ describe('kernel applier on the host kernel', gate(isRoot, hasIproute2), () => {
     // netns creation + its re-read, then one write round and the verifying read
     // one read of the host (no router namespace yet); the new namespace is not read; every namespace
     // and the sysctls are verified by the dump at the end of their last write process
-    assert.deepEqual(r.processes, { readers: 1, writers: 5 });
+    assert.deepEqual(r.processes, { readers: 1, writers: 6 });
 
     const router = links(ROUTER);
     const host = links(HOST);

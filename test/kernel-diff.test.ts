@@ -5,7 +5,14 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { renderWorkload } from '../bench/workload.js';
 import { batchError, sysctlScript, verificationPlan } from '../src/kernel/apply.js';
-import { diffKernel, KernelPlanError, OWNER_ALIAS, type Step, UNDERLAY_GROUP } from '../src/kernel/diff.js';
+import {
+  addressesOfNewLinksApart,
+  diffKernel,
+  KernelPlanError,
+  OWNER_ALIAS,
+  type Step,
+  UNDERLAY_GROUP,
+} from '../src/kernel/diff.js';
 import type { KernelPlan, LinkSpec, VethLink } from '../src/kernel/model.js';
 import {
   type ActualAddress,
@@ -468,14 +475,14 @@ describe('diffKernel', () => {
     const first = diff(plan, k);
     assert.deepEqual(
       first.steps.map((s) => `${s.role}:${s.kind}`),
-      ['router:netns', 'router:sysctl', 'host:ip', 'router:ip', 'host:ip'],
-      'the namespace first (the applier creates it alone, then reads it again)',
+      ['router:netns', 'router:sysctl', 'host:ip', 'router:ip', 'router:ip', 'host:ip'],
+      'the namespace first; the new links before their addresses',
     );
     k.run([first.steps[0] as Step]);
     const d = converge(plan, k);
     assert.deepEqual(
       d.steps.map((s) => `${s.role}:${s.kind}`),
-      ['router:sysctl', 'host:ip', 'router:ip', 'host:ip'],
+      ['router:sysctl', 'host:ip', 'router:ip', 'router:ip', 'host:ip'],
     );
     assert.deepEqual(d.steps[0]?.lines, [
       'net.ipv4.conf.all.forwarding=1',
@@ -484,7 +491,7 @@ describe('diffKernel', () => {
     ]);
     const hostPre = d.steps[1]?.lines ?? [];
     const router = lines(d, 'router');
-    const host = d.steps[3]?.lines ?? [];
+    const host = d.steps[4]?.lines ?? [];
     // The NIC moves first, with the underlay mark, keeping its link-local address generation (a moved
     // device gets the namespace's default); its addresses are re-added in the router namespace.
     assert.deepEqual(hostPre, [
@@ -592,10 +599,15 @@ describe('diffKernel', () => {
     const d = converge(after, k);
     const all = d.steps.flatMap((s) => s.lines.map((l) => `[${s.role}] ${l}`));
     assert.ok(d.operations <= 20, `${d.operations} operations:\n${all.join('\n')}`);
+    // The addresses of the links the router batch creates go in a process of their own, after it
+    // (FRR 8.4's zebra drops an address that reaches it before its link).
     assert.deepEqual(
       d.steps.map((s) => `${s.role}:${s.kind}`),
-      ['router:ip', 'host:ip'],
+      ['router:ip', 'router:ip', 'host:ip'],
     );
+    assert.ok(d.steps[1]?.lines.every((l) => l.startsWith('addr add ')));
+    assert.equal(d.steps[1]?.lines.length, 4);
+    assert.ok(!d.steps[0]?.lines.some((l) => l.startsWith('addr add ')));
     // The host-session end keeps a link-local address (it gets one when the host end comes up); the
     // bridges and VXLANs have none; the L2 port is left as the namespace made it (none).
     const r = k.space(ROUTER).links;
@@ -610,6 +622,33 @@ describe('diffKernel', () => {
     assert.ok(![...r.values()].some((l) => l.alias !== undefined && l.name.endsWith('20')));
     assert.equal(k.space(HOST_REF).links.get('host-e-20020')?.alias, OWNER_ALIAS);
     console.log(all.join('\n'));
+  });
+
+  test('addresses of links created in the same batch are split off, in order; others stay in place', () => {
+    const [links, addresses] = addressesOfNewLinksApart([
+      'link add b1 up type vrf table 1001',
+      'addr add 10.0.0.1/32 dev lo',
+      'link add pe-e-1 master b1 up type veth peer name host-e-1 netns h',
+      'addr add 10.1.0.1/24 brd + dev pe-e-1',
+      'link add br-pe-2 master b1 type bridge',
+      'addr add 10.2.0.1/24 brd + dev br-pe-2',
+      'addr add fd02::1/64 dev br-pe-2',
+      'link set dev br-pe-2 up',
+      'addr add 10.3.0.1/24 dev toswitch',
+    ]);
+    assert.deepEqual(links, [
+      'link add b1 up type vrf table 1001',
+      'addr add 10.0.0.1/32 dev lo',
+      'link add pe-e-1 master b1 up type veth peer name host-e-1 netns h',
+      'link add br-pe-2 master b1 type bridge',
+      'link set dev br-pe-2 up',
+      'addr add 10.3.0.1/24 dev toswitch',
+    ]);
+    assert.deepEqual(addresses, [
+      'addr add 10.1.0.1/24 brd + dev pe-e-1',
+      'addr add 10.2.0.1/24 brd + dev br-pe-2',
+      'addr add fd02::1/64 dev br-pe-2',
+    ]);
   });
 
   test('actual == desired: zero operations', () => {

@@ -207,6 +207,31 @@ class Emitter {
   }
 }
 
+/**
+ * Splits a batch into its lines and, apart, the `addr add` lines of links the same batch creates; the
+ * second part runs as a process of its own, after the first. Why: FRR 8.4's zebra reads link events on
+ * its main thread and address events on its dataplane thread (two netlink sockets); an address that
+ * reaches zebra before the link it belongs to is dropped for good ("zebra_if_dplane_result: can't find
+ * ifp"), and the BGP session over that link never comes up. Measured in UML: with the addresses in the
+ * creating batch zebra lost one of three new links' addresses in 5 runs out of 6; in a process of their
+ * own, in none out of 6 (kernel/README.md). FRR 9+ reads both on one socket, in order. Moving them last
+ * is safe: they still follow the links' enslavement (which would flush IPv6 addresses).
+ */
+export function addressesOfNewLinksApart(lines: readonly string[]): [string[], string[]] {
+  const created = new Set<string>();
+  for (const l of lines) {
+    const m = /^link add (\S+)/.exec(l);
+    if (m?.[1]) created.add(m[1]);
+  }
+  const rest: string[] = [];
+  const addresses: string[] = [];
+  for (const l of lines) {
+    const m = /^addr add .* dev (\S+)$/.exec(l);
+    (m?.[1] && created.has(m[1]) ? addresses : rest).push(l);
+  }
+  return [rest, addresses];
+}
+
 export function diffKernel(plan: KernelPlan, actual: ActualState, ctx: DiffContext): KernelDiff {
   validatePlan(plan);
   const out = new Emitter();
@@ -727,7 +752,9 @@ export function diffKernel(plan: KernelPlan, actual: ActualState, ctx: DiffConte
   ensureLinks(host, out.host, plan.hostLinks);
 
   if (out.hostPre.length > 0) steps.push({ role: 'host', kind: 'ip', lines: out.hostPre });
-  if (routerLines.length > 0) steps.push({ role: 'router', kind: 'ip', lines: routerLines });
+  const [routerLinkLines, routerNewAddresses] = addressesOfNewLinksApart(routerLines);
+  if (routerLinkLines.length > 0) steps.push({ role: 'router', kind: 'ip', lines: routerLinkLines });
+  if (routerNewAddresses.length > 0) steps.push({ role: 'router', kind: 'ip', lines: routerNewAddresses });
   const hostLines = [...out.hostPost, ...out.host];
   if (hostLines.length > 0) steps.push({ role: 'host', kind: 'ip', lines: hostLines });
   return {
