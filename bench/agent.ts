@@ -4,13 +4,13 @@
 //   2. no-op passes at N: time, kernel writes, FRR applies
 //   3. one VNI added (N -> N+1) and removed again, alternating: time, kernel operations
 // then its RSS (VmRSS and the peak VmHWM from /proc/self/status).
-import { readFileSync } from 'node:fs';
 import { toSnapshot } from '../src/api/load.js';
 import { applyFrrConfig } from '../src/frr/reloader-client.js';
 import { createKernelApplier } from '../src/kernel/apply.js';
 import { KERNEL_TRUST_MS } from '../src/node/agent.js';
 import { reconcileOnce } from '../src/node/reconciler.js';
 import { RenderMemo } from '../src/node/render-memo.js';
+import { statusKb } from './guest-common.js';
 import { median } from './lib.js';
 import { FACTS, toObjects, workloadManifests } from './workload.js';
 
@@ -26,11 +26,6 @@ interface Input {
 const emit = (o: unknown): void => {
   process.stdout.write(`${JSON.stringify(o)}\n`);
 };
-
-function statusKb(field: string): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
-  return Number(m?.[1] ?? Number.NaN);
-}
 
 async function main(): Promise<void> {
   let text = '';
@@ -95,7 +90,7 @@ async function main(): Promise<void> {
     frrApplies: verified.reduce((s, x) => s + x.frrApplies, 0),
   });
   // Steady state of an agent at N: one snapshot, its remembered render, the applier's verified plan.
-  emit({ section: 'rss-steady', n: a.n, rssKb: statusKb('VmRSS') });
+  emit({ section: 'rss-steady', n: a.n, rssKb: statusKb('self', 'VmRSS') });
   const plus = inputsFor(a.n + 1);
   const add = [];
   const remove = [];
@@ -118,8 +113,8 @@ async function main(): Promise<void> {
   emit({
     section: 'rss',
     n: a.n,
-    rssKb: statusKb('VmRSS'),
-    hwmKb: statusKb('VmHWM'),
+    rssKb: statusKb('self', 'VmRSS'),
+    hwmKb: statusKb('self', 'VmHWM'),
     frrPostsRetried: retried,
   });
 }

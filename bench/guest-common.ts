@@ -41,3 +41,14 @@ export async function setupHostNamespace(ns: string, nic: string): Promise<void>
     ].join('\n'),
   );
 }
+
+/**
+ * The Node.js flags bin/openperouter starts every subcommand with: a benchmark process that stands in
+ * for an agent runs with the same ones.
+ */
+export function launcherNodeFlags(): string[] {
+  const launcher = readFileSync(new URL('../../bin/openperouter', import.meta.url), 'utf8');
+  const exec = /^exec "\$node" (.*) "\$root\/dist\/src\/cli\/main\.js"/m.exec(launcher);
+  if (!exec?.[1]) throw new Error('bin/openperouter: no `exec "$node" ... main.js` line');
+  return exec[1].split(/\s+/).filter(Boolean);
+}

@@ -6,10 +6,11 @@
 // Input: JSON on stdin ({ cold: number[], reps: number, agent: {...} }); output: one JSON line per result.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { CommandRunner } from '../src/frr/exec.js';
 import { startReloaderServer } from '../src/frr/reloader-server.js';
 import { type AppliedBatch, applyKernelPlan, sysctlScript } from '../src/kernel/apply.js';
 import type { KernelPlan } from '../src/kernel/model.js';
+import { NAMESPACE_DUMP_LINES, sysctlReadCommand } from '../src/kernel/read.js';
+import { emptyNodeRssKb, launcherNodeFlags, setupHostNamespace, stubFrr } from './guest-common.js';
 import { median, run, runOk, sleep } from './lib.js';
 import { renderWorkload } from './workload.js';
 
@@ -38,22 +39,6 @@ async function clean(plan: KernelPlan): Promise<void> {
   await sleep(300);
 }
 
-async function setupHost(): Promise<void> {
-  await runOk('ip', ['netns', 'add', HOST_NS]);
-  await runOk(
-    'ip',
-    ['-n', HOST_NS, '-batch', '-'],
-    [
-      'link set lo up',
-      `link add ${NIC} mtu 9000 type veth peer name tor`,
-      `addr add 192.168.11.1/24 dev ${NIC}`,
-      `link set ${NIC} up`,
-      'link set tor up',
-      '',
-    ].join('\n'),
-  );
-}
-
 /** The same write operations, as bare processes: namespace, sysctls, one `ip -batch` per step. */
 async function rawReplay(batches: readonly AppliedBatch[], plan: KernelPlan): Promise<number> {
   const t0 = performance.now();
@@ -75,7 +60,7 @@ async function cold(n: number, reps: number): Promise<void> {
   let processes = {};
   for (let r = 0; r < reps; r++) {
     await clean(plan);
-    await setupHost();
+    await setupHostNamespace(HOST_NS, NIC);
     const res = await applyKernelPlan(plan, { hostNamespace: HOST_NS });
     ours.push(res.durationMs);
     if (res.attempts !== 1) throw new Error(`cold apply took ${res.attempts} write rounds`);
@@ -83,7 +68,7 @@ async function cold(n: number, reps: number): Promise<void> {
     operations = res.operations;
     processes = res.processes;
     await clean(plan);
-    await setupHost();
+    await setupHostNamespace(HOST_NS, NIC);
     raw.push(await rawReplay(batches, plan));
     // The raw replay must have built the same state: our applier finds nothing to do.
     const check = await applyKernelPlan(plan, { hostNamespace: HOST_NS, dryRun: true });
@@ -103,17 +88,10 @@ async function cold(n: number, reps: number): Promise<void> {
   });
 }
 
-/** A reloader with FRR's tools stubbed: an FRR that already runs every config (FRR is not in the guest). */
-const stubFrr: CommandRunner = async (_file, args) => {
-  const ok = { code: 0, stdout: '', stderr: '', timedOut: false, durationMs: 0 };
-  if (args.includes('show daemons')) return { ...ok, stdout: 'zebra bgpd staticd bfdd\n' };
-  return ok;
-};
-
 async function agent(a: NonNullable<Input['agent']>[number]): Promise<void> {
   const { kernel: plan } = renderWorkload(a.n, undefined, { nic: NIC });
   await clean(plan);
-  await setupHost();
+  await setupHostNamespace(HOST_NS, NIC);
   const server = await startReloaderServer({
     socketPath: a.socket,
     stateFile: `${a.socket}.state`,
@@ -125,7 +103,10 @@ async function agent(a: NonNullable<Input['agent']>[number]): Promise<void> {
   });
   try {
     const script = fileURLToPath(new URL('./agent.js', import.meta.url));
-    const child = spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    // With the Node.js flags the launcher (bin/openperouter) gives every agent.
+    const child = spawn(process.execPath, [...launcherNodeFlags(), script], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (b: Buffer) => {
       out += b.toString();
@@ -134,37 +115,29 @@ async function agent(a: NonNullable<Input['agent']>[number]): Promise<void> {
     const code = await new Promise<number | null>((r) => child.on('close', r));
     for (const line of out.split('\n').filter((l) => l.startsWith('{'))) emit(JSON.parse(line));
     if (code !== 0) throw new Error(`agent exited ${code}`);
-    // Floors, same guest, same kernel state: the state reads alone (the 5 reader processes the
+    // Floors, same guest, same kernel state: the state reads alone (the 3 reader processes the
     // applier runs, in parallel, without parsing or diffing), and the RSS of an empty Node process.
     const reads: number[] = [];
+    const dump = `${NAMESPACE_DUMP_LINES.join('\n')}\n`;
     for (let i = 0; i < a.noopReps; i++) {
       const t0 = performance.now();
       await Promise.all([
-        run('ip', ['-n', plan.routerNamespace, '-d', '-json', 'link', 'show']),
-        run('ip', ['-n', plan.routerNamespace, '-json', 'addr', 'show']),
-        run('ip', ['-n', HOST_NS, '-d', '-json', 'link', 'show']),
-        run('ip', ['-n', HOST_NS, '-json', 'addr', 'show']),
+        run('ip', ['-n', plan.routerNamespace, '-d', '-json', '-batch', '-'], dump),
+        run('ip', ['-n', HOST_NS, '-d', '-json', '-batch', '-'], dump),
         run('ip', [
           'netns',
           'exec',
           plan.routerNamespace,
-          'grep',
-          '-sH',
-          '',
-          '/proc/sys/net/ipv4/conf/all/forwarding',
+          ...sysctlReadCommand(Object.keys(plan.routerSysctls)),
         ]),
       ]);
       reads.push(performance.now() - t0);
     }
-    const empty = await run(process.execPath, [
-      '-e',
-      "console.log(/VmRSS:\\s+(\\d+)/.exec(require('fs').readFileSync('/proc/self/status','utf8'))[1])",
-    ]);
     emit({
       section: 'floors',
       n: a.n,
       rawReadsMs: median(reads),
-      emptyNodeRssKb: Number(empty.stdout.trim()),
+      emptyNodeRssKb: await emptyNodeRssKb(),
     });
   } finally {
     await server.close();

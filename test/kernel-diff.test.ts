@@ -3,14 +3,23 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { batchError, sysctlScript } from '../src/kernel/apply.js';
-import { diffKernel, KernelPlanError, OWNER_ALIAS, type Step, UNDERLAY_GROUP } from '../src/kernel/diff.js';
+import { renderWorkload } from '../bench/workload.js';
+import { batchError, sysctlScript, verificationPlan } from '../src/kernel/apply.js';
+import {
+  addressesOfNewLinksApart,
+  diffKernel,
+  KernelPlanError,
+  OWNER_ALIAS,
+  type Step,
+  UNDERLAY_GROUP,
+} from '../src/kernel/diff.js';
 import type { KernelPlan, LinkSpec, VethLink } from '../src/kernel/model.js';
 import {
   type ActualAddress,
   type ActualLink,
   type ActualState,
   canonicalCidr,
+  parseBatchDump,
   parseNamespaceDump,
   parseSysctlDump,
 } from '../src/kernel/read.js';
@@ -94,6 +103,36 @@ class FakeKernel {
     }
   }
 
+  /** Address generation mode of a link created in (or moved into) `ns`: the namespace's default. */
+  private defaultMode(ns: string): string {
+    if (ns !== ROUTER) return 'eui64';
+    return ['eui64', 'none', 'stable_secret', 'random'][Number(this.sysctls[DEFAULT_MODE] ?? '0')] ?? 'eui64';
+  }
+
+  /** The other end of a veth and its namespace. */
+  private peerOf(ns: string, l: ActualLink): [string, ActualLink] | undefined {
+    if (l.kind !== 'veth' || l.peer === undefined) return undefined;
+    for (const [otherName, other] of this.ns) {
+      for (const p of other.links.values()) {
+        const sameNs = otherName === ns && l.peer.name === p.name;
+        const crossNs = otherName !== ns && p.index === l.peer.index && p.peer?.index === l.index;
+        if (p.kind === 'veth' && (sameNs || crossNs)) return [otherName, p];
+      }
+    }
+    return undefined;
+  }
+
+  /** A link-local address appears when a link is up with a carrier (a veth: both ends up), unless mode none. */
+  private linkLocal(l: ActualLink): void {
+    if (!l.up || l.addrGenMode === 'none' || l.addresses.some((a) => a.scope === 'link')) return;
+    l.addresses.push(addr('fe80::1/64', { scope: 'link' }));
+  }
+
+  private carrier(ns: string, l: ActualLink): boolean {
+    const p = this.peerOf(ns, l);
+    return l.kind !== 'veth' || p?.[1].up === true;
+  }
+
   private newLink(ns: string, name: string, kind: string): ActualLink {
     const n = this.space(ns);
     if (n.links.has(name)) throw new FakeKernelError(`${name}: File exists`);
@@ -105,7 +144,7 @@ class FakeKernel {
       mtu: 1500,
       mac: `02:00:00:00:${(n.nextIndex % 256).toString(16).padStart(2, '0')}:01`,
       group: 'default',
-      addrGenMode: 'eui64',
+      addrGenMode: this.defaultMode(ns),
       addresses: [],
     };
     n.links.set(name, l);
@@ -125,7 +164,7 @@ class FakeKernel {
       throw new FakeKernelError('not a master');
     if ((old?.kind === 'vrf' || neu?.kind === 'vrf') && l.up) {
       l.addresses = l.addresses.filter((a) => a.family === 4);
-      if (l.addrGenMode !== 'none') l.addresses.push(addr('fe80::1/64', { scope: 'link' }));
+      if (this.carrier(ns, l)) this.linkLocal(l);
     }
     if (master === undefined) delete l.master;
     else l.master = master;
@@ -180,9 +219,20 @@ class FakeKernel {
           l.group = g === '0' ? 'default' : g;
           break;
         }
-        case 'up':
-          if (!l.up && l.addrGenMode !== 'none') l.addresses.push(addr('fe80::1/64', { scope: 'link' }));
+        case 'up': {
+          if (l.up) break;
           l.up = true;
+          const p = this.peerOf(ns, l);
+          if (l.kind !== 'veth') this.linkLocal(l);
+          else if (p?.[1].up === true) {
+            this.linkLocal(l);
+            this.linkLocal(p[1]);
+          }
+          break;
+        }
+        case 'down':
+          l.up = false;
+          l.addresses = l.addresses.filter((a) => a.family === 4);
           break;
         case 'netns': {
           const target = arg();
@@ -191,6 +241,7 @@ class FakeKernel {
           this.space(ns).links.delete(l.name);
           l.addresses = [];
           l.up = false;
+          l.addrGenMode = this.defaultMode(target);
           l.index = n.nextIndex++;
           n.links.set(l.name, l);
           break;
@@ -264,7 +315,12 @@ class FakeKernel {
 
 // --- helpers -----------------------------------------------------------------------------------------
 
-const SYSCTLS = { 'net.ipv4.conf.all.forwarding': '1', 'net.ipv6.conf.all.forwarding': '1' };
+const DEFAULT_MODE = 'net.ipv6.conf.default.addr_gen_mode';
+const SYSCTLS = {
+  'net.ipv4.conf.all.forwarding': '1',
+  'net.ipv6.conf.all.forwarding': '1',
+  [DEFAULT_MODE]: '1',
+};
 
 function nic(name: string, index: number, addresses: string[], extra: Partial<ActualLink> = {}): ActualLink {
   return {
@@ -345,6 +401,7 @@ function fullPlan(opts: { local?: string; table?: number; mtu?: number } = {}): 
         master: 'red',
         mtu,
         addresses: ['192.169.10.1/24', 'fd00:10::1/64'],
+        noIpv6LinkLocal: false,
       }),
       {
         type: 'bridge',
@@ -352,9 +409,10 @@ function fullPlan(opts: { local?: string; table?: number; mtu?: number } = {}): 
         master: 'red',
         addresses: ['192.170.1.1/24', 'fd00:110::1/64'],
         mac: '00:F3:00:00:00:6E',
+        noIpv6LinkLocal: false,
       },
       ...l2.router.slice(1),
-      veth('pt-ns', 'pt-host', 'host', { mtu: 1500, addresses: ['192.169.50.1/24'] }),
+      veth('pt-ns', 'pt-host', 'host', { mtu: 1500, addresses: ['192.169.50.1/24'], noIpv6LinkLocal: false }),
     ],
     hostLinks: [
       veth('host-e-100', 'pe-e-100', 'router', { mtu, addresses: ['192.169.10.3/24', 'fd00:10::3/64'] }),
@@ -417,20 +475,28 @@ describe('diffKernel', () => {
     const first = diff(plan, k);
     assert.deepEqual(
       first.steps.map((s) => `${s.role}:${s.kind}`),
-      ['router:netns', 'router:sysctl', 'host:ip', 'router:ip'],
-      'the namespace first (the applier creates it alone, then reads it again)',
+      ['router:netns', 'router:sysctl', 'host:ip', 'router:ip', 'router:ip', 'host:ip'],
+      'the namespace first; the new links before their addresses',
     );
     k.run([first.steps[0] as Step]);
     const d = converge(plan, k);
     assert.deepEqual(
       d.steps.map((s) => `${s.role}:${s.kind}`),
-      ['router:sysctl', 'host:ip', 'router:ip'],
+      ['router:sysctl', 'host:ip', 'router:ip', 'router:ip', 'host:ip'],
     );
-    assert.deepEqual(d.steps[0]?.lines, ['net.ipv4.conf.all.forwarding=1', 'net.ipv6.conf.all.forwarding=1']);
-    const host = lines(d, 'host');
+    assert.deepEqual(d.steps[0]?.lines, [
+      'net.ipv4.conf.all.forwarding=1',
+      'net.ipv6.conf.all.forwarding=1',
+      `${DEFAULT_MODE}=1`,
+    ]);
+    const hostPre = d.steps[1]?.lines ?? [];
     const router = lines(d, 'router');
-    // The NIC moves first, with the underlay mark; its addresses are re-added in the router namespace.
-    assert.equal(host[0], `link set dev eth1 group ${UNDERLAY_GROUP} netns ${ROUTER}`);
+    const host = d.steps[4]?.lines ?? [];
+    // The NIC moves first, with the underlay mark, keeping its link-local address generation (a moved
+    // device gets the namespace's default); its addresses are re-added in the router namespace.
+    assert.deepEqual(hostPre, [
+      `link set dev eth1 group ${UNDERLAY_GROUP} netns ${ROUTER} addrgenmode eui64`,
+    ]);
     assert.deepEqual(router.slice(0, 3), [
       'addr add 192.168.11.2/24 dev eth1',
       'addr add fd00:11::2/64 dev eth1',
@@ -438,62 +504,151 @@ describe('diffKernel', () => {
     ]);
     assert.ok(router.includes('link set dev lo up'));
     assert.ok(router.includes('addr add 100.65.0.1/32 dev lo'));
-    // Veth pairs are created from the host side, the router end straight into the router namespace.
+    // Veth pairs are created from the router side, up, the host end straight into the host namespace
+    // (down: the router end has no carrier until the host step brings the host end up).
     assert.ok(
-      host.includes(`link add host-e-100 mtu 1450 type veth peer name pe-e-100 mtu 1450 netns ${ROUTER}`),
-    );
-    assert.ok(
-      host.includes(
-        `link add host-e-110 mtu 1450 master br-hs-110 type veth peer name pe-e-110 mtu 1450 netns ${ROUTER}`,
+      router.includes(
+        `link add pe-e-100 mtu 1450 master red up type veth peer name host-e-100 mtu 1450 netns ${HOST_REF}`,
       ),
     );
-    assert.ok(indexOfLine(host, /^link add br-hs-110 /) < indexOfLine(host, /^link add host-e-110 /));
-    // Masters before slaves.
     assert.ok(
-      indexOfLine(router, /^link add red /) < indexOfLine(router, /^link add br-pe-100 .*master red/),
+      router.includes(
+        `link add pe-e-110 mtu 1450 master br-pe-110 up type veth peer name host-e-110 mtu 1450 netns ${HOST_REF}`,
+      ),
     );
+    // The routed ends keep a link-local address: their mode is set before they have a carrier.
+    const mode = indexOfLine(router, /^link set dev pe-e-100 addrgenmode eui64$/);
+    assert.ok(indexOfLine(router, /^link add pe-e-100 /) < mode);
+    assert.ok(mode < indexOfLine(router, /^addr add fd00:10::1\/64 dev pe-e-100$/));
+    assert.ok(router.includes('link set dev pt-ns addrgenmode eui64'));
+    assert.deepEqual(host.slice(0, 3), [
+      `link set dev host-e-100 alias ${OWNER_ALIAS} up`,
+      'addr add 192.169.10.3/24 brd + dev host-e-100',
+      'addr add fd00:10::3/64 dev host-e-100',
+    ]);
+    assert.ok(host.includes(`link set dev host-e-110 master br-hs-110 alias ${OWNER_ALIAS} up`));
+    assert.ok(indexOfLine(host, /^link add br-hs-110 /) < indexOfLine(host, /^link set dev host-e-110 /));
+    // Masters before slaves; links come up on their creation line.
+    assert.equal(router[router.indexOf('link set dev lo up') + 2], 'link add red up type vrf table 1100');
+    assert.ok(router.includes('link add br-pe-100 master red up type bridge'));
     assert.ok(
       indexOfLine(router, /^link add br-pe-100 /) <
         indexOfLine(router, /^link add vni100 .*master br-pe-100/),
     );
+    // The port is in its bridge at creation: neigh_suppress on the next line.
+    assert.equal(
+      router[indexOfLine(router, /^link add vni100 /) + 1],
+      'link set dev vni100 type bridge_slave neigh_suppress on',
+    );
     assert.ok(
       router.includes(
-        'link add vni100 mtu 1450 master br-pe-100 type vxlan id 100 local 100.65.0.1 dstport 4789 nolearning',
+        'link add vni100 mtu 1450 master br-pe-100 up type vxlan id 100 local 100.65.0.1 dstport 4789 nolearning',
       ),
     );
-    // The port is in its bridge at creation: neigh_suppress rides on the next line, before `up`.
-    const suppress = indexOfLine(router, /^link set dev vni100 .*type bridge_slave neigh_suppress on$/);
-    assert.ok(suppress < indexOfLine(router, /^link set dev vni100 up$/));
-    assert.match(router[suppress] ?? '', /addrgenmode none/);
-    // IPv6 addresses on a VRF slave only after enslaving.
-    const enslave = indexOfLine(router, /^link set dev pe-e-100 master red/);
-    assert.ok(enslave < indexOfLine(router, /^addr add fd00:10::1\/64 dev pe-e-100$/));
-    assert.ok(enslave < indexOfLine(router, /^link set dev pe-e-100 up$/));
-    // The gateway MAC is set when the bridge is created, long before it goes up.
+    // The gateway bridge (it must keep a link-local address) is created down with its MAC, gets its mode,
+    // and comes up only then.
     assert.ok(router.includes('link add br-pe-110 address 00:f3:00:00:00:6e master red type bridge'));
     assert.ok(
-      indexOfLine(router, /^link add br-pe-110 /) < indexOfLine(router, /^link set dev br-pe-110 .*\bup$/),
+      indexOfLine(router, /^link set dev br-pe-110 addrgenmode eui64$/) <
+        indexOfLine(router, /^link set dev br-pe-110 up$/),
     );
     assert.ok(router.includes('addr add 192.170.1.1/24 brd + dev br-pe-110'));
-    // addrgenmode none before the link first goes up.
-    assert.ok(
-      indexOfLine(router, /^link set dev br-pe-100 .*addrgenmode none/) <
-        indexOfLine(router, /^link set dev br-pe-100 up/),
-    );
-    // Every link the agent creates carries the ownership alias.
-    for (const l of [...fullPlan().routerLinks, ...fullPlan().hostLinks]) {
+    // No router line sets an alias: the namespace is ours. Every host link gets it.
+    assert.ok(!router.some((l) => l.includes(' alias ')), router.join('\n'));
+    for (const l of fullPlan().hostLinks) {
       assert.ok(
-        [...host, ...router].some(
-          (x) => x.startsWith(`link set dev ${l.name} `) && x.includes(`alias ${OWNER_ALIAS}`),
-        ),
+        host.some((x) => x.startsWith(`link set dev ${l.name} `) && x.includes(`alias ${OWNER_ALIAS}`)),
         `${l.name} gets the alias`,
       );
     }
+    // Link-local addresses where wanted, none elsewhere.
+    const r = k.space(ROUTER).links;
+    const ll = (name: string) => r.get(name)?.addresses.some((a) => a.scope === 'link') === true;
+    for (const name of ['pe-e-100', 'pt-ns', 'br-pe-110', 'eth1']) assert.ok(ll(name), name);
+    for (const name of ['br-pe-100', 'vni100', 'vni110', 'pe-e-110', 'red']) assert.ok(!ll(name), name);
     assert.equal(
       d.operations,
       d.steps.reduce((n, s) => n + s.lines.length, 0),
     );
     assert.deepEqual(d.problems, []);
+  });
+
+  test('an older deployment (router links with the alias, link-locals from mode eui64, default mode 0) is left as it is', () => {
+    const k = freshKernel();
+    const old = fullPlan();
+    const { [DEFAULT_MODE]: _, ...oldSysctls } = SYSCTLS;
+    old.routerSysctls = oldSysctls;
+    converge(old, k);
+    // What the older version left: an alias on every router link.
+    for (const l of k.space(ROUTER).links.values())
+      if (l.name !== 'lo' && l.name !== 'eth1') l.alias = OWNER_ALIAS;
+    const d = converge(fullPlan(), k);
+    assert.deepEqual(lines(d), []);
+    assert.deepEqual(
+      d.steps.map((s) => s.kind),
+      ['sysctl'],
+    );
+  });
+
+  test('one VNI added to the benchmark workload (L3VNI with a dual-stack host session + L2VNI) costs <= 20 operations', () => {
+    const k = new FakeKernel([nic('lo', 1, []), nic('toswitch', 2, ['192.168.11.1/24'])]);
+    const before = renderWorkload(20, undefined, { nic: 'toswitch' }).kernel;
+    const after = renderWorkload(21, undefined, { nic: 'toswitch' }).kernel;
+    k.knownSysctls = new Set(Object.keys(before.routerSysctls));
+    converge(before, k);
+    const d = converge(after, k);
+    const all = d.steps.flatMap((s) => s.lines.map((l) => `[${s.role}] ${l}`));
+    assert.ok(d.operations <= 20, `${d.operations} operations:\n${all.join('\n')}`);
+    // The addresses of the links the router batch creates go in a process of their own, after it
+    // (FRR 8.4's zebra drops an address that reaches it before its link).
+    assert.deepEqual(
+      d.steps.map((s) => `${s.role}:${s.kind}`),
+      ['router:ip', 'router:ip', 'host:ip'],
+    );
+    assert.ok(d.steps[1]?.lines.every((l) => l.startsWith('addr add ')));
+    assert.equal(d.steps[1]?.lines.length, 4);
+    assert.ok(!d.steps[0]?.lines.some((l) => l.startsWith('addr add ')));
+    // The host-session end keeps a link-local address (it gets one when the host end comes up); the
+    // bridges and VXLANs have none; the L2 port is left as the namespace made it (none).
+    const r = k.space(ROUTER).links;
+    const ll = (name: string) => r.get(name)?.addresses.some((a) => a.scope === 'link');
+    assert.equal(r.get('pe-e-10020')?.addrGenMode, 'eui64');
+    assert.equal(ll('pe-e-10020'), true);
+    for (const name of ['br-pe-10020', 'vni10020', 'vni20020', 'pe-e-20020'])
+      assert.equal(ll(name), false, name);
+    // The L2 gateway bridge has an IPv6 gateway: it keeps its link-local (router advertisements).
+    assert.equal(ll('br-pe-20020'), true);
+    // Router links carry no alias; host links do.
+    assert.ok(![...r.values()].some((l) => l.alias !== undefined && l.name.endsWith('20')));
+    assert.equal(k.space(HOST_REF).links.get('host-e-20020')?.alias, OWNER_ALIAS);
+    console.log(all.join('\n'));
+  });
+
+  test('addresses of links created in the same batch are split off, in order; others stay in place', () => {
+    const [links, addresses] = addressesOfNewLinksApart([
+      'link add b1 up type vrf table 1001',
+      'addr add 10.0.0.1/32 dev lo',
+      'link add pe-e-1 master b1 up type veth peer name host-e-1 netns h',
+      'addr add 10.1.0.1/24 brd + dev pe-e-1',
+      'link add br-pe-2 master b1 type bridge',
+      'addr add 10.2.0.1/24 brd + dev br-pe-2',
+      'addr add fd02::1/64 dev br-pe-2',
+      'link set dev br-pe-2 up',
+      'addr add 10.3.0.1/24 dev toswitch',
+    ]);
+    assert.deepEqual(links, [
+      'link add b1 up type vrf table 1001',
+      'addr add 10.0.0.1/32 dev lo',
+      'link add pe-e-1 master b1 up type veth peer name host-e-1 netns h',
+      'link add br-pe-2 master b1 type bridge',
+      'link set dev br-pe-2 up',
+      'addr add 10.3.0.1/24 dev toswitch',
+    ]);
+    assert.deepEqual(addresses, [
+      'addr add 10.1.0.1/24 brd + dev pe-e-1',
+      'addr add 10.2.0.1/24 brd + dev br-pe-2',
+      'addr add fd02::1/64 dev br-pe-2',
+    ]);
   });
 
   test('actual == desired: zero operations', () => {
@@ -601,9 +756,14 @@ describe('diffKernel', () => {
     assert.deepEqual(lines(d, 'host'), []);
     for (const vni of [100, 110]) {
       const del = indexOfLine(router, new RegExp(`^link del dev vni${vni}$`));
-      const add = indexOfLine(router, new RegExp(`^link add vni${vni} .*local 100\\.65\\.0\\.9 `));
+      const add = indexOfLine(
+        router,
+        new RegExp(`^link add vni${vni} .* up type vxlan .*local 100\\.65\\.0\\.9 `),
+      );
       assert.ok(del < add);
-      assert.ok(add < indexOfLine(router, new RegExp(`^link set dev vni${vni} up$`)));
+      assert.ok(
+        add < indexOfLine(router, new RegExp(`^link set dev vni${vni} type bridge_slave neigh_suppress on$`)),
+      );
     }
     assert.ok(router.includes('addr del 100.65.0.1/32 dev lo'));
     assert.ok(router.includes('addr add 100.65.0.9/32 dev lo'));
@@ -616,7 +776,7 @@ describe('diffKernel', () => {
     const d = converge(fullPlan({ table: 1300 }), k);
     const router = lines(d, 'router');
     assert.equal(router[0], 'link del dev red');
-    assert.equal(router[1], 'link add red type vrf table 1300');
+    assert.equal(router[1], 'link add red up type vrf table 1300');
     assert.ok(router.includes('link set dev pe-e-100 master red'));
     assert.ok(
       indexOfLine(router, /pe-e-100 master red/) <
@@ -679,11 +839,12 @@ describe('diffKernel', () => {
     plan.hostLinks.push(...l2b.host);
     const d2 = diff(plan, k);
     assert.ok(
-      lines(d2, 'host').includes(
-        `link add host-e-121 mtu 1450 type veth peer name pe-e-121 mtu 1450 netns ${ROUTER}`,
+      lines(d2, 'router').includes(
+        `link add pe-e-121 mtu 1450 master br-pe-121 up type veth peer name host-e-121 mtu 1450 netns ${HOST_REF}`,
       ),
-      lines(d2, 'host').join('\n'),
+      lines(d2, 'router').join('\n'),
     );
+    assert.ok(lines(d2, 'host').includes(`link set dev host-e-121 alias ${OWNER_ALIAS} up`));
     assert.ok(!lines(d2).some((l) => / br-hs-121( |$)/.test(l)), lines(d2).join('\n'));
     assert.match(
       d2.problems.join('\n'),
@@ -711,7 +872,7 @@ describe('diffKernel', () => {
     plan.hostLinks = plan.hostLinks.filter((l) => l.name !== 'br-hs-110');
     plan.externalBridgePorts = [{ bridge: 'br-user', port: 'host-e-110' }];
     let d = converge(plan, k);
-    assert.ok(lines(d, 'host').some((l) => /^link add host-e-110 .*master br-user /.test(l)));
+    assert.ok(lines(d, 'host').includes(`link set dev host-e-110 master br-user alias ${OWNER_ALIAS} up`));
     assert.equal(k.space(HOST_REF).links.get('host-e-110')?.master, 'br-user');
     plan.externalBridgePorts = [];
     d = converge(plan, k);
@@ -787,6 +948,7 @@ describe('diffKernel', () => {
     });
     assert.deepEqual(d.warnings, [
       'sysctl net.ipv6.conf.all.forwarding does not exist in this kernel; not set',
+      `sysctl ${DEFAULT_MODE} does not exist in this kernel; not set`,
       'sysctl net.vrf.strict_mode does not exist in this kernel; not set',
     ]);
     assert.deepEqual(d.problems, [
@@ -904,6 +1066,66 @@ describe('parsers and writers', () => {
     assert.throws(() => parseNamespaceDump('{}', '[]'), /not an array/);
   });
 
+  test('parseBatchDump reads the two dumps a batch prints after its (silent) writes', () => {
+    const links = [{ ifindex: 1, ifname: 'lo', flags: ['UP'], mtu: 65536, inet6_addr_gen_mode: 'eui64' }];
+    const addrs = [
+      { ifindex: 1, addr_info: [{ family: 'inet', local: '127.0.0.1', prefixlen: 8, scope: 'host' }] },
+    ];
+    const ns = parseBatchDump(`${JSON.stringify(links)}\n${JSON.stringify(addrs)}\n`);
+    assert.equal(ns.links[0]?.addrGenMode, 'eui64');
+    assert.deepEqual(
+      ns.links[0]?.addresses.map((a) => a.cidr),
+      ['127.0.0.1/8'],
+    );
+    assert.throws(() => parseBatchDump(`${JSON.stringify(links)}\n`), /expected 2 JSON dumps/);
+  });
+
+  test('verificationPlan: a part is dumped by its last writer unless a later step can change it', () => {
+    const step = (role: 'host' | 'router', kind: Step['kind'], ...l: string[]): Step => ({
+      role,
+      kind,
+      lines: l,
+    });
+    // One VNI added: the router creates the pairs (changing the host), the host step comes last.
+    assert.deepEqual(
+      verificationPlan([
+        step(
+          'router',
+          'ip',
+          'link add b1 up type vrf table 1',
+          `link add pe-e-1 up type veth peer name host-e-1 netns ${HOST_REF}`,
+        ),
+        step('host', 'ip', 'link set dev host-e-1 alias openperouter up'),
+      ]),
+      { host: 1, router: 0, sysctl: undefined },
+    );
+    // A cold apply: sysctls dumped by their writer; the NIC moves first.
+    assert.deepEqual(
+      verificationPlan([
+        step('router', 'sysctl', 'net.ipv4.conf.all.forwarding=1'),
+        step('host', 'ip', `link set dev eth1 group 4242 netns ${ROUTER}`),
+        step('router', 'ip', 'link set dev eth1 up'),
+        step('host', 'ip', 'link set dev host-e-1 alias openperouter up'),
+      ]),
+      { host: 3, router: 2, sysctl: 0 },
+    );
+    // A VNI removed: the host step deletes the host end after... nothing; the router deletes after it,
+    // which changes the host (a veth end's peer goes too): the host is read on its own.
+    assert.deepEqual(
+      verificationPlan([
+        step('host', 'ip', 'link del dev br-hs-1'),
+        step('router', 'ip', 'link del dev pe-e-1'),
+      ]),
+      { host: -1, router: 1, sysctl: undefined },
+    );
+    // The router namespace untouched: its earlier read stays valid.
+    assert.deepEqual(verificationPlan([step('host', 'ip', 'addr add 10.0.0.1/24 dev host-e-1')]), {
+      host: 0,
+      router: undefined,
+      sysctl: undefined,
+    });
+  });
+
   test('sysctl dump and script', () => {
     assert.deepEqual(
       parseSysctlDump(
@@ -918,7 +1140,13 @@ describe('parsers and writers', () => {
     );
     assert.equal(
       sysctlScript(['net.vrf.strict_mode=1', "weird.key=it's"]),
-      "set -e\nprintf '%s\\n' '1' > '/proc/sys/net/vrf/strict_mode'\nprintf '%s\\n' 'it'\\''s' > '/proc/sys/weird/key'",
+      "set -e\n[ ! -e '/proc/sys/net/vrf/strict_mode' ] || printf '%s\\n' '1' > '/proc/sys/net/vrf/strict_mode'\n" +
+        "[ ! -e '/proc/sys/weird/key' ] || printf '%s\\n' 'it'\\''s' > '/proc/sys/weird/key'",
+    );
+    // The values read back after the writes, as readSysctls prints them.
+    assert.match(
+      sysctlScript(['net.vrf.strict_mode=1'], ['net.vrf.strict_mode', 'net.ipv4.conf.all.forwarding']),
+      /\n'grep' '-sH' '' '\/proc\/sys\/net\/vrf\/strict_mode' '\/proc\/sys\/net\/ipv4\/conf\/all\/forwarding' \|\| \[ \$\? -le 2 \]$/,
     );
   });
 

@@ -19,6 +19,7 @@ const SYSCTLS = {
   'net.ipv6.conf.all.accept_untracked_na': '1',
   'net.ipv6.conf.default.accept_untracked_na': '1',
   'net.vrf.strict_mode': '1',
+  'net.ipv6.conf.default.addr_gen_mode': '1',
 };
 
 const VTEP4 = '100.65.0.1';
@@ -270,6 +271,8 @@ describe('renderKernel: L3VNI', () => {
         master: 'red',
         mtu: 1450,
         addresses: ['192.169.10.1/24'],
+        // The routed end of a host session keeps its IPv6 link-local address.
+        noIpv6LinkLocal: false,
         peer: { name: 'host-e-100', namespace: 'host' },
       },
     ]);
@@ -292,6 +295,7 @@ describe('renderKernel: L3VNI', () => {
       master: 'red',
       mtu: 1450,
       addresses: ['2001:db8:10::1/64'],
+      noIpv6LinkLocal: false,
       peer: { name: 'host-e-100', namespace: 'host' },
     });
     assert.deepEqual(plan.hostLinks, [
@@ -456,6 +460,7 @@ describe('renderKernel: passthrough', () => {
         name: 'pt-ns',
         mtu: 1500,
         addresses: ['192.168.20.1/24', '2001:db8:20::1/64'],
+        noIpv6LinkLocal: false,
         peer: { name: 'pt-host', namespace: 'host' },
       },
     ]);

@@ -3,11 +3,28 @@
 // iproute2 stops at the first failing line, the applier re-reads, re-diffs and tries again (bounded),
 // and the last read doubles as the verification (a diff of zero operations). A reconcile with nothing
 // to change spawns only the reader processes (see read.ts), never a writer.
+// Fewer processes where the outcome is known: a namespace just created is not read (its content is
+// known), and the verification of a namespace (or of the sysctls) is dumped by its last write process,
+// after its writes, when no later step can change it; otherwise it is read on its own.
 import { createHash } from 'node:crypto';
 import { type DiffContext, diffKernel, type KernelDiff, type Role, type Step } from './diff.js';
 import { ipNamespaceArgs, newProcessCounts, type ProcessCounts, runProcess } from './exec.js';
 import type { KernelPlan } from './model.js';
-import { type ActualAddress, readActualState, sysctlPath } from './read.js';
+import {
+  type ActualAddress,
+  type ActualState,
+  freshNamespaceState,
+  KernelReadError,
+  NAMESPACE_DUMP_LINES,
+  type NamespaceState,
+  parseBatchDump,
+  parseSysctlDump,
+  readActualState,
+  readNamespace,
+  readSysctls,
+  sysctlPath,
+  sysctlReadCommand,
+} from './read.js';
 
 export interface ApplyOptions {
   /** Namespace playing the host: undefined = this process's own (production); a netns name in tests. */
@@ -67,15 +84,22 @@ function shellQuote(s: string): string {
   return `'${s.replaceAll("'", "'\\''")}'`;
 }
 
-/** A shell script writing `key=value` lines to /proc/sys, stopping at the first failure. */
-export function sysctlScript(lines: readonly string[]): string {
+/**
+ * A shell script writing `key=value` lines to /proc/sys, stopping at the first failure; a key this
+ * kernel does not have is skipped (the next read reports it). `readBack`: keys printed afterwards, as
+ * readSysctls prints them.
+ */
+export function sysctlScript(lines: readonly string[], readBack: readonly string[] = []): string {
   const out = ['set -e'];
   for (const line of lines) {
     const eq = line.indexOf('=');
     const key = line.slice(0, eq);
     const value = line.slice(eq + 1);
-    out.push(`printf '%s\\n' ${shellQuote(value)} > ${shellQuote(sysctlPath(key))}`);
+    const path = shellQuote(sysctlPath(key));
+    out.push(`[ ! -e ${path} ] || printf '%s\\n' ${shellQuote(value)} > ${path}`);
   }
+  if (readBack.length > 0)
+    out.push(`${sysctlReadCommand(readBack).map(shellQuote).join(' ')} || [ $? -le 2 ]`);
   return out.join('\n');
 }
 
@@ -92,29 +116,80 @@ export function batchError(lines: readonly string[], stderr: string): string {
   return `"${line ?? `line ${m[1]}`}": ${message}`;
 }
 
+interface WriteOutcome {
+  error?: string;
+  /** What the write process dumped after its writes (when asked to). */
+  namespace?: NamespaceState;
+  sysctls?: Record<string, string | undefined>;
+}
+
+/** Runs one step; `dump`: also print the namespace (or the sysctls) after the writes. */
 async function write(
   step: Step,
   plan: KernelPlan,
   opts: ApplyOptions,
   counts: ProcessCounts,
-): Promise<string | undefined> {
+  dump = false,
+): Promise<WriteOutcome> {
   counts.writers++;
   const namespace = step.role === 'router' ? plan.routerNamespace : opts.hostNamespace;
   if (step.kind === 'netns') {
     const r = await runProcess('ip', ['netns', 'add', plan.routerNamespace]);
-    return r.code === 0 ? undefined : `"ip netns add ${plan.routerNamespace}": ${r.stderr.trim()}`;
+    return r.code === 0 ? {} : { error: `"ip netns add ${plan.routerNamespace}": ${r.stderr.trim()}` };
   }
   if (step.kind === 'sysctl') {
     if (namespace === undefined) throw new Error('sysctls are only written in the router namespace');
-    const r = await runProcess('ip', ['netns', 'exec', namespace, 'sh', '-c', sysctlScript(step.lines)]);
-    return r.code === 0 ? undefined : `sysctl write failed: ${r.stderr.trim()}`;
+    const keys = dump ? Object.keys(plan.routerSysctls) : [];
+    const r = await runProcess('ip', [
+      'netns',
+      'exec',
+      namespace,
+      'sh',
+      '-c',
+      sysctlScript(step.lines, keys),
+    ]);
+    if (r.code !== 0) return { error: `sysctl write failed: ${r.stderr.trim()}` };
+    return dump ? { sysctls: parseSysctlDump(r.stdout, keys) } : {};
   }
+  const input = dump ? [...step.lines, ...NAMESPACE_DUMP_LINES] : step.lines;
   const r = await runProcess(
     'ip',
-    [...ipNamespaceArgs(namespace), '-batch', '-'],
-    `${step.lines.join('\n')}\n`,
+    [...ipNamespaceArgs(namespace), ...(dump ? ['-d', '-json'] : []), '-batch', '-'],
+    `${input.join('\n')}\n`,
   );
-  return r.code === 0 ? undefined : batchError(step.lines, r.stderr);
+  if (r.code !== 0) return { error: batchError(input, r.stderr) };
+  return dump ? { namespace: parseBatchDump(r.stdout, `namespace ${namespace ?? 'host'}`) } : {};
+}
+
+type Part = 'host' | 'router' | 'sysctl';
+
+/** Whether a step can change a part of the state (what the diff compares). */
+function changes(step: Step, part: Part): boolean {
+  if (part === 'sysctl') return step.kind === 'sysctl';
+  if (step.kind === 'sysctl') return false;
+  if (step.kind === 'netns') return part === 'router';
+  if (step.role === part) return true;
+  // Across namespaces only deleting a veth end (its peer goes too), moving a link and creating a veth
+  // pair with its other end there. (Bringing a veth end up gives its peer a carrier, and so a
+  // link-local address where the peer's mode allows one: nothing the diff compares.)
+  return step.lines.some((l) => l.startsWith('link del ') || l.includes(' netns '));
+}
+
+/**
+ * For each part of the state: the index of the step whose process dumps it after its writes (its last
+ * writer, when no later step changes it), -1 when a reader must read it after the round, or undefined
+ * when the round does not change it.
+ */
+export function verificationPlan(steps: readonly Step[]): Record<Part, number | undefined> {
+  const out: Record<Part, number | undefined> = { host: undefined, router: undefined, sysctl: undefined };
+  for (const part of ['host', 'router', 'sysctl'] as const) {
+    const last = steps.findLastIndex((s) => changes(s, part));
+    if (last < 0) continue;
+    const s = steps[last] as Step;
+    const own = part === 'sysctl' ? s.kind === 'sysctl' : s.kind === 'ip' && s.role === part;
+    out[part] = own ? last : -1;
+  }
+  return out;
 }
 
 function pendingSummary(diff: KernelDiff, plan: KernelPlan, opts: ApplyOptions): string {
@@ -146,8 +221,12 @@ export async function applyKernelPlan(plan: KernelPlan, opts: ApplyOptions = {})
     underlayAddresses: {},
   };
   let lastFailure: string | undefined;
+  /** The state the next diff starts from; undefined = read it. */
+  let known: ActualState | undefined;
   for (;;) {
-    const actual = await readActualState(plan, { hostNamespace: opts.hostNamespace, counts: processes });
+    const actual =
+      known ?? (await readActualState(plan, { hostNamespace: opts.hostNamespace, counts: processes }));
+    known = undefined;
     const diff = diffKernel(plan, actual, ctx);
     Object.assign(ctx.underlayAddresses, diff.underlayAddresses);
     result.warnings = diff.warnings;
@@ -172,7 +251,7 @@ export async function applyKernelPlan(plan: KernelPlan, opts: ApplyOptions = {})
     const netns = diff.steps.find((s) => s.kind === 'netns');
     if (netns !== undefined) {
       // Create the namespace alone, then read it: the rest of the diff depends on what it contains.
-      const error = await write(netns, plan, opts, processes);
+      const { error } = await write(netns, plan, opts, processes);
       result.operations += netns.lines.length;
       result.batches.push({
         role: 'router',
@@ -182,6 +261,14 @@ export async function applyKernelPlan(plan: KernelPlan, opts: ApplyOptions = {})
         attempt: 0,
       });
       if (error !== undefined) throw new KernelApplyError(error, finish());
+      // Not read again: a new namespace holds only `lo`, down; its sysctls are written all (their
+      // defaults depend on the kernel), except those it does not have.
+      const ipv6 = actual.host.links.find((l) => l.name === 'lo')?.addrGenMode !== undefined;
+      known = {
+        host: actual.host,
+        router: freshNamespaceState(ipv6),
+        routerSysctls: Object.fromEntries(Object.keys(plan.routerSysctls).map((k) => [k, ''])),
+      };
       continue;
     }
     if (result.attempts >= maxAttempts) {
@@ -193,9 +280,25 @@ export async function applyKernelPlan(plan: KernelPlan, opts: ApplyOptions = {})
     }
     result.attempts++;
     lastFailure = undefined;
-    for (const step of diff.steps) {
+    const verify = verificationPlan(diff.steps);
+    const dumped: { host?: NamespaceState; router?: NamespaceState; sysctls?: ActualState['routerSysctls'] } =
+      {};
+    let dumpFailed = false;
+    for (const [i, step] of diff.steps.entries()) {
       await opts.beforeWrite?.(step, result.attempts);
-      const error = await write(step, plan, opts, processes);
+      const dump = verify.host === i || verify.router === i || verify.sysctl === i;
+      let outcome: WriteOutcome;
+      try {
+        outcome = await write(step, plan, opts, processes, dump);
+      } catch (e) {
+        // The writes went through but the dump after them was unreadable: read again.
+        if (!(e instanceof KernelReadError)) throw e;
+        outcome = {};
+        dumpFailed = true;
+      }
+      const { error } = outcome;
+      if (outcome.namespace !== undefined) dumped[step.role] = outcome.namespace;
+      if (outcome.sysctls !== undefined) dumped.sysctls = outcome.sysctls;
       result.operations += step.lines.length;
       const namespace = namespaceName(step.role, plan, opts);
       result.batches.push({
@@ -211,6 +314,26 @@ export async function applyKernelPlan(plan: KernelPlan, opts: ApplyOptions = {})
         break;
       }
     }
+    if (lastFailure === undefined && !dumpFailed) known = await verified(actual, verify, dumped);
+  }
+
+  /** The state after a successful round: dumped by the writers, else read, else unchanged. */
+  async function verified(
+    before: ActualState,
+    verify: Record<Part, number | undefined>,
+    dumped: { host?: NamespaceState; router?: NamespaceState; sysctls?: ActualState['routerSysctls'] },
+  ): Promise<ActualState> {
+    const keys = Object.keys(plan.routerSysctls);
+    const [host, router, routerSysctls] = await Promise.all([
+      dumped.host ?? (verify.host === undefined ? before.host : readNamespace(opts.hostNamespace, processes)),
+      dumped.router ??
+        (verify.router === undefined ? before.router : readNamespace(plan.routerNamespace, processes)),
+      dumped.sysctls ??
+        (verify.sysctl === undefined
+          ? before.routerSysctls
+          : readSysctls(plan.routerNamespace, keys, processes)),
+    ]);
+    return router === undefined ? { host, routerSysctls } : { host, router, routerSysctls };
   }
 }
 

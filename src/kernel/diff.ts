@@ -4,27 +4,28 @@
 // Steps run in this order; an empty step is left out, so a steady state yields none at all:
 //   1. netns   create the router namespace
 //   2. sysctl  router namespace sysctls that differ (before any link: strict_mode, `default.*`)
-//   3. ip router (pre)  delete router links whose names a new veth pair needs (rare)
-//   4. ip host  underlay NICs moved into the router namespace; stale host links deleted; host links
-//               created (veth pairs are created here, their router end straight into the router
-//               namespace) and updated
-//   5. ip router  underlay NICs re-addressed or moved back; `lo`; stale links deleted (slaves first);
-//               links created (masters first) and updated
-//   6. ip host (post)  addresses of the underlay NICs moved back to the host
+//   3. ip host (pre)  underlay NICs moved into the router namespace; stale host links deleted (also
+//               the host end of a broken veth pair, whose name the new pair needs)
+//   4. ip router  underlay NICs re-addressed or moved back; `lo`; stale links deleted (slaves first);
+//               links created (masters first; veth pairs are created here, their host end straight
+//               into the host namespace) and updated
+//   5. ip host  host links created and updated (alias, addresses, up of the veth host ends);
+//               addresses of the underlay NICs moved back to the host
 // The differ simulates every operation on a copy of the actual state, so a later decision sees the
 // effect of an earlier one (a deleted veth takes its peer along, a deleted master releases its ports,
 // a VRF enslavement flushes IPv6 addresses).
 //
 // Ownership: in the router namespace every vrf/bridge/vxlan/veth link is the agent's, except the
-// underlay NICs (listed in the plan or in link group 4242). In the host namespace only links carrying
-// the alias `openperouter` are, plus a veth whose other end is the planned router end (adopted).
+// underlay NICs (listed in the plan or in link group 4242): router links carry no alias (one set by an
+// older version is left alone). In the host namespace only links carrying the alias `openperouter`
+// are, plus a veth whose other end is the planned router end (adopted).
 // Anything else is never modified or deleted: a planned name taken by such a link is a problem.
 
 import type { KernelPlan, LinkSpec, VethLink } from './model.js';
 import type { ActualAddress, ActualLink, ActualState } from './read.js';
 import { canonicalCidr } from './read.js';
 
-/** ifalias the agent puts on every link it creates; in the host namespace it is the proof of ownership. */
+/** ifalias the agent puts on every host link it creates: the proof of ownership in the host namespace. */
 export const OWNER_ALIAS = 'openperouter';
 /** Link group of the underlay NICs moved into the router namespace (as upstream). */
 export const UNDERLAY_GROUP = '4242';
@@ -143,6 +144,22 @@ function managedAddresses(link: ActualLink): ActualAddress[] {
   return link.addresses.filter((a) => a.scope !== 'link' && !(a.family === 6 && a.dynamic));
 }
 
+/** `inet6_addr_gen_mode` names by sysctl value (`net.ipv6.conf.*.addr_gen_mode`). */
+const ADDR_GEN_MODES: readonly string[] = ['eui64', 'none', 'stable_secret', 'random'];
+/** Sysctl giving the IPv6 address generation mode of links created in (or moved into) a namespace. */
+export const DEFAULT_ADDR_GEN_MODE = 'net.ipv6.conf.default.addr_gen_mode';
+
+/** The address generation mode a link must have: `none` (no link-local), `eui64`, or undefined (any). */
+function wantedMode(spec: LinkSpec): 'none' | 'eui64' | undefined {
+  if (spec.noIpv6LinkLocal === true) return 'none';
+  return spec.noIpv6LinkLocal === false ? 'eui64' : undefined;
+}
+
+/** Whether a link with address generation mode `mode` is as wanted (only `none` or not matters). */
+function modeMatches(want: string | undefined, mode: string | undefined): boolean {
+  return want === undefined || mode === undefined || (want === 'none') === (mode === 'none');
+}
+
 function validatePlan(plan: KernelPlan): void {
   const byRole: Record<Role, Map<string, LinkSpec>> = { host: new Map(), router: new Map() };
   for (const [role, links] of [
@@ -179,7 +196,7 @@ function validatePlan(plan: KernelPlan): void {
 
 /** Lines of the `ip` steps, and what the differ could not fix. */
 class Emitter {
-  readonly routerPre: string[] = [];
+  readonly hostPre: string[] = [];
   readonly host: string[] = [];
   readonly router: string[] = [];
   readonly hostPost: string[] = [];
@@ -188,6 +205,31 @@ class Emitter {
   problem(message: string): void {
     if (!this.problems.includes(message)) this.problems.push(message);
   }
+}
+
+/**
+ * Splits a batch into its lines and, apart, the `addr add` lines of links the same batch creates; the
+ * second part runs as a process of its own, after the first. Why: FRR 8.4's zebra reads link events on
+ * its main thread and address events on its dataplane thread (two netlink sockets); an address that
+ * reaches zebra before the link it belongs to is dropped for good ("zebra_if_dplane_result: can't find
+ * ifp"), and the BGP session over that link never comes up. Measured in UML: with the addresses in the
+ * creating batch zebra lost one of three new links' addresses in 5 runs out of 6; in a process of their
+ * own, in none out of 6 (kernel/README.md). FRR 9+ reads both on one socket, in order. Moving them last
+ * is safe: they still follow the links' enslavement (which would flush IPv6 addresses).
+ */
+export function addressesOfNewLinksApart(lines: readonly string[]): [string[], string[]] {
+  const created = new Set<string>();
+  for (const l of lines) {
+    const m = /^link add (\S+)/.exec(l);
+    if (m?.[1]) created.add(m[1]);
+  }
+  const rest: string[] = [];
+  const addresses: string[] = [];
+  for (const l of lines) {
+    const m = /^addr add .* dev (\S+)$/.exec(l);
+    (m?.[1] && created.has(m[1]) ? addresses : rest).push(l);
+  }
+  return [rest, addresses];
 }
 
 export function diffKernel(plan: KernelPlan, actual: ActualState, ctx: DiffContext): KernelDiff {
@@ -211,6 +253,14 @@ export function diffKernel(plan: KernelPlan, actual: ActualState, ctx: DiffConte
     }
   }
   if (sysctlLines.length > 0) steps.push({ role: 'router', kind: 'sysctl', lines: sysctlLines });
+
+  // Links created in the router namespace (or moved into it) get its default address generation mode:
+  // the planned one, as the sysctl step runs before any link is created.
+  const haveDefault = routerExists ? actual.routerSysctls[DEFAULT_ADDR_GEN_MODE] : '0';
+  const routerDefault =
+    haveDefault === undefined ? undefined : (plan.routerSysctls[DEFAULT_ADDR_GEN_MODE] ?? haveDefault);
+  const birthMode = (ns: SimNamespace): string =>
+    ns.role === 'router' ? (ADDR_GEN_MODES[Number(routerDefault?.trim())] ?? 'eui64') : 'eui64';
 
   const host = new SimNamespace('host', actual.host.links);
   const router = new SimNamespace(
@@ -337,7 +387,7 @@ export function diffKernel(plan: KernelPlan, actual: ActualState, ctx: DiffConte
       up: false,
       mtu: spec.mtu ?? 1500,
       group: 'default',
-      addrGenMode: 'eui64',
+      addrGenMode: birthMode(ns),
       addresses: [],
     };
     if (spec.mac !== undefined) l.mac = spec.mac.toLowerCase();
@@ -359,11 +409,12 @@ export function diffKernel(plan: KernelPlan, actual: ActualState, ctx: DiffConte
   };
 
   /** Common `link add` attributes of a planned link. */
-  const linkAttrs = (spec: LinkSpec, master: string | undefined): string => {
+  const linkAttrs = (spec: LinkSpec, master: string | undefined, up = false): string => {
     const attrs: string[] = [];
     if (spec.mac !== undefined) attrs.push(`address ${spec.mac.toLowerCase()}`);
     if (spec.mtu !== undefined) attrs.push(`mtu ${spec.mtu}`);
     if (master !== undefined) attrs.push(`master ${master}`);
+    if (up) attrs.push('up');
     return attrs.length === 0 ? '' : ` ${attrs.join(' ')}`;
   };
 
@@ -376,7 +427,24 @@ export function diffKernel(plan: KernelPlan, actual: ActualState, ctx: DiffConte
   /** Creates a planned link (a veth together with its planned peer). */
   const create = (ns: SimNamespace, lines: string[], spec: LinkSpec): void => {
     const master = creationMaster(ns, spec);
-    const head = `link add ${spec.name}${linkAttrs(spec, master)}`;
+    const born = birthMode(ns);
+    const want = wantedMode(spec);
+    const crossVeth = spec.type === 'veth' && spec.peer.namespace !== ns.role;
+    // In the router namespace a link comes up on its creation line (the kernel applies the flags of a
+    // new link before its master) unless its address generation mode must change first: a link-local
+    // address is made when the link first has a carrier, with the mode it has then. A veth pair's other
+    // end is always created down (the kernel refuses `up` on a peer), so the first end has no carrier
+    // until the host step brings the other up: its mode can still be set on the next line.
+    const up = ns.role === 'router' && (spec.type === 'vrf' || crossVeth || modeMatches(want, born));
+    const setMode = crossVeth && up && !modeMatches(want, born);
+    const head = `link add ${spec.name}${linkAttrs(spec, master, up)}`;
+    const created = (l: SimLink): void => {
+      l.up = up;
+      if (setMode && want !== undefined) {
+        lines.push(`link set dev ${spec.name} addrgenmode ${want}`);
+        l.addrGenMode = want;
+      }
+    };
     switch (spec.type) {
       case 'vrf':
         lines.push(`${head} type vrf table ${spec.table}`);
@@ -400,10 +468,13 @@ export function diffKernel(plan: KernelPlan, actual: ActualState, ctx: DiffConte
         const b = addLink(peerNs, peerSpec, undefined);
         a.peer = peerNs === ns ? { name: b.name } : { index: b.index, netnsId: 0 };
         b.peer = peerNs === ns ? { name: a.name } : { index: a.index, netnsId: 0 };
+        // The host end of a pair the agent creates is its own before the alias is set on it.
+        if (peerNs.role === 'host') adopted.add(b.name);
+        created(a);
         return;
       }
     }
-    addLink(ns, spec, master);
+    created(addLink(ns, spec, master));
   };
 
   /** Brings an existing owned link to its planned attributes, addresses and state. */
@@ -438,22 +509,33 @@ export function diffKernel(plan: KernelPlan, actual: ActualState, ctx: DiffConte
       attrs.push(`address ${spec.mac.toLowerCase()}`);
       l.mac = spec.mac.toLowerCase();
     }
-    if (l.alias !== OWNER_ALIAS) {
+    // The alias marks host links only: in the router namespace every link of a managed kind is ours.
+    if (ns.role === 'host' && l.alias !== OWNER_ALIAS) {
       attrs.push(`alias ${OWNER_ALIAS}`);
       l.alias = OWNER_ALIAS;
     }
-    const wantNone = spec.noIpv6LinkLocal === true;
+    const wantMode = wantedMode(spec);
+    const wantNone = wantMode === 'none';
     // No addrgenmode at all: IPv6 is disabled in this kernel (`lo` has none either), nothing to set.
     const ipv6 = ns.get('lo')?.addrGenMode !== undefined && l.addrGenMode !== undefined;
-    if (ipv6 && wantNone !== (l.addrGenMode === 'none')) {
-      attrs.push(`addrgenmode ${wantNone ? 'none' : 'eui64'}`);
-      l.addrGenMode = wantNone ? 'none' : 'eui64';
+    let cycled = false;
+    if (ipv6 && wantMode !== undefined && !modeMatches(wantMode, l.addrGenMode)) {
+      // A link-local address is made when the link comes up: a running link that must have one goes
+      // down first (the flags of a message are applied before its IPv6 settings), and up again below.
+      if (wantMode === 'eui64' && l.up) {
+        attrs.unshift('down');
+        l.up = false;
+        cycled = true;
+      }
+      attrs.push(`addrgenmode ${wantMode}`);
+      l.addrGenMode = wantMode;
     }
     const masterChanged = attrs.some((a) => a === 'nomaster' || a.startsWith('master '));
-    // `up` rides along unless the line also enslaves or sets addrgenmode: the kernel applies the flags
-    // before the master and the IPv6 settings of the same message, and a link must come up only after
-    // both (no link-local address where none is wanted, no VRF cycle).
-    if (!l.up && !masterChanged && !attrs.some((a) => a.startsWith('addrgenmode '))) {
+    // `up` rides along unless the line also sets addrgenmode or changes a VRF membership: the kernel
+    // applies the flags before the master and the IPv6 settings of the same message, and a link must
+    // come up only after both (no link-local address where none is wanted, no VRF cycle). Coming up
+    // just before joining or leaving a bridge is harmless.
+    if (!l.up && !(masterChanged && flushV6) && !attrs.some((a) => a.startsWith('addrgenmode '))) {
       attrs.push('up');
       l.up = true;
     }
@@ -469,8 +551,9 @@ export function diffKernel(plan: KernelPlan, actual: ActualState, ctx: DiffConte
     if (suppress && masterChanged)
       lines.push(`link set dev ${spec.name} type bridge_slave neigh_suppress on`);
     if (suppress && l.bridgePort !== undefined) l.bridgePort.neighSuppress = true;
-    // Enslaving a running link to a VRF (or releasing it) cycles it: its IPv6 addresses are gone.
-    if (flushV6 && l.up) l.addresses = l.addresses.filter((a) => a.family === 4);
+    // Enslaving a running link to a VRF (or releasing it) cycles it, and taking a link down flushes
+    // them: its IPv6 addresses are gone.
+    if ((flushV6 && l.up) || cycled) l.addresses = l.addresses.filter((a) => a.family === 4);
 
     const want = new Set(spec.addresses.map(canonicalCidr));
     const have = managedAddresses(l);
@@ -504,8 +587,8 @@ export function diffKernel(plan: KernelPlan, actual: ActualState, ctx: DiffConte
         continue;
       }
       if (l === undefined) {
-        if (spec.type === 'veth' && spec.peer.namespace !== ns.role && ns.role === 'router') {
-          // Cross-namespace pairs are created from the host side; this end exists unless that failed.
+        if (spec.type === 'veth' && spec.peer.namespace !== ns.role && ns.role === 'host') {
+          // Cross-namespace pairs are created from the router side; this end exists unless that failed.
           continue;
         }
         create(ns, lines, spec);
@@ -516,7 +599,7 @@ export function diffKernel(plan: KernelPlan, actual: ActualState, ctx: DiffConte
     }
   };
 
-  // --- 3. router (pre) and the cross-namespace veth pairs -----------------------------------------
+  // --- 3. host (pre): the cross-namespace veth pairs, underlay NICs, stale host links ----------------
   for (const spec of plan.hostLinks) {
     if (spec.type !== 'veth' || spec.peer.namespace !== 'router') continue;
     const h = host.get(spec.name);
@@ -536,12 +619,11 @@ export function diffKernel(plan: KernelPlan, actual: ActualState, ctx: DiffConte
       blocked.router.add(spec.peer.name);
       continue;
     }
-    // The pair is created in the host step, its router end straight into the router namespace: a
-    // router link of that name must be gone before.
-    if (r !== undefined) del(router, out.routerPre, r);
+    // The pair is created in the router step, its host end straight into the host namespace: a host
+    // link of that name must be gone before (a broken router end is deleted in the router step).
+    if (h !== undefined) del(host, out.hostPre, h);
   }
 
-  // --- 4. host -------------------------------------------------------------------------------------
   const moved: { name: string; addresses: ActualAddress[] }[] = [];
   for (const nic of plan.underlayInterfaces) {
     if (router.get(nic) !== undefined) continue;
@@ -552,10 +634,26 @@ export function diffKernel(plan: KernelPlan, actual: ActualState, ctx: DiffConte
     }
     const addresses = portableAddresses(l);
     underlayAddresses[nic] = addresses;
-    out.host.push(`link set dev ${nic} group ${UNDERLAY_GROUP} netns ${plan.routerNamespace}`);
+    // A moved device gets the router namespace's default address generation mode; the NIC keeps its
+    // own (the IPv6 settings of the message are applied after the move).
+    const keepMode =
+      l.addrGenMode !== undefined &&
+      ADDR_GEN_MODES.includes(l.addrGenMode) &&
+      l.addrGenMode !== 'stable_secret'
+        ? l.addrGenMode
+        : undefined;
+    const mode = keepMode !== undefined && keepMode !== birthMode(router) ? ` addrgenmode ${keepMode}` : '';
+    out.hostPre.push(`link set dev ${nic} group ${UNDERLAY_GROUP} netns ${plan.routerNamespace}${mode}`);
     host.links.delete(nic);
     moved.push({ name: nic, addresses });
-    router.links.set(nic, { ...l, group: UNDERLAY_GROUP, up: false, addresses: [], index: newIndex() });
+    router.links.set(nic, {
+      ...l,
+      group: UNDERLAY_GROUP,
+      up: false,
+      addresses: [],
+      index: newIndex(),
+      ...(l.addrGenMode === undefined ? {} : { addrGenMode: keepMode ?? birthMode(router) }),
+    });
   }
   const hostStale: SimLink[] = [];
   for (const l of host.links.values()) {
@@ -565,8 +663,7 @@ export function diffKernel(plan: KernelPlan, actual: ActualState, ctx: DiffConte
       hostStale.push(l);
     }
   }
-  deleteAll(host, out.host, hostStale);
-  ensureLinks(host, out.host, plan.hostLinks);
+  deleteAll(host, out.hostPre, hostStale);
 
   // --- 5. router -----------------------------------------------------------------------------------
   const routerLines = out.router;
@@ -646,17 +743,20 @@ export function diffKernel(plan: KernelPlan, actual: ActualState, ctx: DiffConte
       continue;
     }
     if (blocked.router.has(l.name)) continue;
-    const why = mustRecreate(router, spec, l);
-    // A broken cross-namespace pair was handled before the host step.
-    if (why !== undefined && !(spec.type === 'veth' && spec.peer.namespace === 'host')) routerStale.push(l);
+    if (mustRecreate(router, spec, l) !== undefined) routerStale.push(l);
   }
   deleteAll(router, routerLines, routerStale);
   ensureLinks(router, routerLines, plan.routerLinks);
 
-  if (out.routerPre.length > 0) steps.push({ role: 'router', kind: 'ip', lines: out.routerPre });
-  if (out.host.length > 0) steps.push({ role: 'host', kind: 'ip', lines: out.host });
-  if (routerLines.length > 0) steps.push({ role: 'router', kind: 'ip', lines: routerLines });
-  if (out.hostPost.length > 0) steps.push({ role: 'host', kind: 'ip', lines: out.hostPost });
+  // --- 5. host -------------------------------------------------------------------------------------
+  ensureLinks(host, out.host, plan.hostLinks);
+
+  if (out.hostPre.length > 0) steps.push({ role: 'host', kind: 'ip', lines: out.hostPre });
+  const [routerLinkLines, routerNewAddresses] = addressesOfNewLinksApart(routerLines);
+  if (routerLinkLines.length > 0) steps.push({ role: 'router', kind: 'ip', lines: routerLinkLines });
+  if (routerNewAddresses.length > 0) steps.push({ role: 'router', kind: 'ip', lines: routerNewAddresses });
+  const hostLines = [...out.hostPost, ...out.host];
+  if (hostLines.length > 0) steps.push({ role: 'host', kind: 'ip', lines: hostLines });
   return {
     steps,
     operations: steps.reduce((n, s) => n + s.lines.length, 0),

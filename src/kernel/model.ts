@@ -12,7 +12,10 @@ interface LinkBase {
   addresses: string[];
   /** Fixed MAC address; absent = kernel's choice, never touched. */
   mac?: string;
-  /** `addrgenmode none`: no IPv6 link-local address (upstream sets it on bridges and VXLANs). */
+  /**
+   * true: `addrgenmode none`, no IPv6 link-local address (upstream sets it on bridges and VXLANs);
+   * false: must have one (`addrgenmode eui64`); absent: whatever the namespace gives it, never changed.
+   */
   noIpv6LinkLocal?: boolean;
 }
 

@@ -1,6 +1,7 @@
 // Reads the actual kernel state of the namespaces the agent manages, with a fixed, small number of
-// processes per reconcile, all run in parallel: `ip -d -json link show` and `ip -json addr show` per
-// namespace, and one `ip netns exec NS grep` for every sysctl of the router namespace (5 in all).
+// processes per reconcile, all run in parallel: one `ip -d -json -batch -` per namespace (`link show`
+// and `addr show`), and one `ip netns exec NS grep` for every sysctl of the router namespace (3 in all).
+// The same dump can end a write batch (apply.ts), which then needs no reader of its own.
 // The parsers are pure and exported for the unit tests.
 import { existsSync } from 'node:fs';
 import { formatIp, parseIp } from '../ipam/index.js';
@@ -211,6 +212,43 @@ export function parseNamespaceDump(linkJson: string, addrJson: string, what = 'i
   };
 }
 
+/** Batch lines dumping a namespace (run with `-d -json`): its links, then its addresses. */
+export const NAMESPACE_DUMP_LINES: readonly string[] = ['link show', 'addr show'];
+
+/**
+ * Parses the output of NAMESPACE_DUMP_LINES (one JSON array per line, in that order), possibly after
+ * the (silent) write lines of the same batch.
+ */
+export function parseBatchDump(output: string, what = 'ip -json -batch'): NamespaceState {
+  const arrays = output.split('\n').filter((l) => l.startsWith('['));
+  if (arrays.length !== 2) {
+    throw new KernelReadError(`${what}: expected 2 JSON dumps from iproute2, got ${arrays.length}`);
+  }
+  return parseNamespaceDump(arrays[0] as string, arrays[1] as string, what);
+}
+
+/**
+ * A namespace just created by `ip netns add`, as the reader would see it: only `lo`, down, without
+ * addresses (127.0.0.1 and ::1 come with `up`). `ipv6`: whether this kernel has IPv6 (then `lo` has an
+ * address generation mode, as on the host).
+ */
+export function freshNamespaceState(ipv6: boolean): NamespaceState {
+  return {
+    links: [
+      {
+        index: 1,
+        name: 'lo',
+        up: false,
+        mtu: 65536,
+        mac: '00:00:00:00:00:00',
+        group: 'default',
+        ...(ipv6 ? { addrGenMode: 'eui64' } : {}),
+        addresses: [],
+      },
+    ],
+  };
+}
+
 /** `/proc/sys` path of a sysctl key: dots separate components (a key containing `/` is taken as a path). */
 export function sysctlPath(key: string): string {
   return `/proc/sys/${key.includes('/') ? key.replace(/^\/+/, '') : key.replaceAll('.', '/')}`;
@@ -235,25 +273,28 @@ export function namespaceExists(name: string): boolean {
 }
 
 /**
- * Links and addresses of one namespace (undefined = the process's own): two `ip` processes in parallel.
- * (One `ip -d -json -batch -` doing both dumps is a process less but slower: `-d` then applies to the
- * address dump too and doubles the output.)
+ * Links and addresses of one namespace (undefined = the process's own): one `ip -d -json -batch -`
+ * process (`-d` applies to the address dump too, which then repeats the link details: more to parse,
+ * but a process less, which costs more where starting a process is slow).
  */
 export async function readNamespace(
   namespace: string | undefined,
   counts?: ProcessCounts,
 ): Promise<NamespaceState> {
-  if (counts !== undefined) counts.readers += 2;
+  if (counts !== undefined) counts.readers++;
   const what = namespace === undefined ? 'host namespace' : `namespace ${namespace}`;
-  const args = ipNamespaceArgs(namespace);
-  const [l, a] = await Promise.all([
-    runProcess('ip', [...args, '-d', '-json', 'link', 'show']),
-    runProcess('ip', [...args, '-json', 'addr', 'show']),
-  ]);
-  for (const r of [l, a]) {
-    if (r.code !== 0) throw new KernelReadError(`${what}: reading links failed: ${r.stderr.trim()}`);
-  }
-  return parseNamespaceDump(l.stdout, a.stdout, what);
+  const r = await runProcess(
+    'ip',
+    [...ipNamespaceArgs(namespace), '-d', '-json', '-batch', '-'],
+    `${NAMESPACE_DUMP_LINES.join('\n')}\n`,
+  );
+  if (r.code !== 0) throw new KernelReadError(`${what}: reading links failed: ${r.stderr.trim()}`);
+  return parseBatchDump(r.stdout, what);
+}
+
+/** The command printing `keys` as parseSysctlDump reads them (-s: a missing key is no error). */
+export function sysctlReadCommand(keys: readonly string[]): string[] {
+  return ['grep', '-sH', '', ...keys.map(sysctlPath)];
 }
 
 /** Values of `keys` inside the named namespace, read by one process. */
@@ -265,7 +306,7 @@ export async function readSysctls(
   if (keys.length === 0) return {};
   if (counts !== undefined) counts.readers++;
   // -s: a key the kernel does not have is no error (grep exits 2, the other values are printed).
-  const r = await runProcess('ip', ['netns', 'exec', namespace, 'grep', '-sH', '', ...keys.map(sysctlPath)]);
+  const r = await runProcess('ip', ['netns', 'exec', namespace, ...sysctlReadCommand(keys)]);
   if (r.code > 2) {
     throw new KernelReadError(`namespace ${namespace}: reading sysctls failed: ${r.stderr.trim()}`);
   }

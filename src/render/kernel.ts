@@ -51,6 +51,9 @@ export const ROUTER_SYSCTLS: Readonly<Record<string, string>> = Object.freeze({
   'net.ipv6.conf.default.accept_untracked_na': '1',
   // With 0, a second VRF on an existing table id makes zebra exit; with 1 the kernel refuses the VRF instead.
   'net.vrf.strict_mode': '1',
+  // Links created in the namespace get no IPv6 link-local address (as upstream wants on its bridges and
+  // VXLANs), so they can come up on their creation line; the few that need one get `addrgenmode eui64`.
+  'net.ipv6.conf.default.addr_gen_mode': '1',
 });
 
 /**
@@ -78,6 +81,8 @@ interface VethEnd {
   name: string;
   master?: string;
   addresses: string[];
+  /** Needs an IPv6 link-local address (it routes: BGP and neighbour discovery run over it). */
+  ipv6LinkLocal?: boolean;
 }
 
 /** Both ends of a veth pair: [router end, host end]. */
@@ -88,6 +93,7 @@ function vethPair(routerEnd: VethEnd, hostEnd: VethEnd, mtu: number): [VethLink,
     ...(self.master === undefined ? {} : { master: self.master }),
     mtu,
     addresses: [...self.addresses],
+    ...(self.ipv6LinkLocal === true ? { noIpv6LinkLocal: false } : {}),
     peer: { name: peer.name, namespace: peerNamespace },
   });
   return [end(routerEnd, hostEnd, 'host'), end(hostEnd, routerEnd, 'router')];
@@ -127,6 +133,7 @@ function l3vniLinks(l3: L3VNIConfig, mtu: number): { router: LinkSpec[]; host: L
         name: routerVethName(l3.vni),
         master: l3.vrf,
         addresses: sessionAddresses(l3.hostSession, 'router'),
+        ipv6LinkLocal: true,
       },
       { name: hostVethName(l3.vni), addresses: sessionAddresses(l3.hostSession, 'host') },
       mtu,
@@ -271,7 +278,7 @@ export function renderKernel(cfg: NodeConfig): KernelPlan {
     const session = cfg.passthrough.hostSession;
     // No encapsulation on this path: the full underlay MTU is available.
     const [routerVeth, hostVeth] = vethPair(
-      { name: PASSTHROUGH_ROUTER_VETH, addresses: sessionAddresses(session, 'router') },
+      { name: PASSTHROUGH_ROUTER_VETH, addresses: sessionAddresses(session, 'router'), ipv6LinkLocal: true },
       { name: PASSTHROUGH_HOST_VETH, addresses: sessionAddresses(session, 'host') },
       cfg.node.underlayMtu,
     );
