@@ -238,7 +238,7 @@ describe('kernel applier on the host kernel', gate(isRoot, hasIproute2), () => {
     assert.deepEqual(r.warnings, ['sysctl net.vrf.strict_mode does not exist in this kernel; not set']);
     assert.deepEqual(
       r.batches.map((b) => `${b.namespace}:${b.kind}`),
-      [`${ROUTER}:netns`, `${ROUTER}:sysctl`, `${HOST}:ip`, `${ROUTER}:ip`, `${ROUTER}:ip`, `${HOST}:ip`],
+      [`${ROUTER}:netns`, `${ROUTER}:sysctl`, `${HOST}:ip`, `${ROUTER}:ip`, `${HOST}:ip`, `${ROUTER}:ip`],
     );
     assert.equal(
       r.operations,

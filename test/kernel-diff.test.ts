@@ -475,14 +475,14 @@ describe('diffKernel', () => {
     const first = diff(plan, k);
     assert.deepEqual(
       first.steps.map((s) => `${s.role}:${s.kind}`),
-      ['router:netns', 'router:sysctl', 'host:ip', 'router:ip', 'router:ip', 'host:ip'],
-      'the namespace first; the new links before their addresses',
+      ['router:netns', 'router:sysctl', 'host:ip', 'router:ip', 'host:ip', 'router:ip'],
+      'the namespace first; the addresses of new router links last',
     );
     k.run([first.steps[0] as Step]);
     const d = converge(plan, k);
     assert.deepEqual(
       d.steps.map((s) => `${s.role}:${s.kind}`),
-      ['router:sysctl', 'host:ip', 'router:ip', 'router:ip', 'host:ip'],
+      ['router:sysctl', 'host:ip', 'router:ip', 'host:ip', 'router:ip'],
     );
     assert.deepEqual(d.steps[0]?.lines, [
       'net.ipv4.conf.all.forwarding=1',
@@ -491,7 +491,7 @@ describe('diffKernel', () => {
     ]);
     const hostPre = d.steps[1]?.lines ?? [];
     const router = lines(d, 'router');
-    const host = d.steps[4]?.lines ?? [];
+    const host = d.steps[3]?.lines ?? [];
     // The NIC moves first, with the underlay mark, keeping its link-local address generation (a moved
     // device gets the namespace's default); its addresses are re-added in the router namespace.
     assert.deepEqual(hostPre, [
@@ -599,14 +599,14 @@ describe('diffKernel', () => {
     const d = converge(after, k);
     const all = d.steps.flatMap((s) => s.lines.map((l) => `[${s.role}] ${l}`));
     assert.ok(d.operations <= 20, `${d.operations} operations:\n${all.join('\n')}`);
-    // The addresses of the links the router batch creates go in a process of their own, after it
+    // The addresses of the links the router batch creates go in a process of their own, last
     // (FRR 8.4's zebra drops an address that reaches it before its link).
     assert.deepEqual(
       d.steps.map((s) => `${s.role}:${s.kind}`),
-      ['router:ip', 'router:ip', 'host:ip'],
+      ['router:ip', 'host:ip', 'router:ip'],
     );
-    assert.ok(d.steps[1]?.lines.every((l) => l.startsWith('addr add ')));
-    assert.equal(d.steps[1]?.lines.length, 4);
+    assert.ok(d.steps[2]?.lines.every((l) => l.startsWith('addr add ')));
+    assert.equal(d.steps[2]?.lines.length, 4);
     assert.ok(!d.steps[0]?.lines.some((l) => l.startsWith('addr add ')));
     // The host-session end keeps a link-local address (it gets one when the host end comes up); the
     // bridges and VXLANs have none; the L2 port is left as the namespace made it (none).
