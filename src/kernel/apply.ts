@@ -17,6 +17,7 @@ import {
   KernelReadError,
   NAMESPACE_DUMP_LINES,
   type NamespaceState,
+  namespaceExists,
   parseBatchDump,
   parseSysctlDump,
   readActualState,
@@ -223,6 +224,12 @@ export async function applyKernelPlan(plan: KernelPlan, opts: ApplyOptions = {})
   let lastFailure: string | undefined;
   /** The state the next diff starts from; undefined = read it. */
   let known: ActualState | undefined;
+  if (!opts.dryRun && !namespaceExists(plan.routerNamespace)) {
+    // A cold start: the diff would begin with creating the router namespace, and a new namespace is
+    // not read (see createRouterNamespace), so create it while the host namespace is read.
+    const [host] = await Promise.all([readNamespace(opts.hostNamespace, processes), createRouterNamespace()]);
+    known = freshRouterState(host);
+  }
   for (;;) {
     const actual =
       known ?? (await readActualState(plan, { hostNamespace: opts.hostNamespace, counts: processes }));
@@ -248,27 +255,10 @@ export async function applyKernelPlan(plan: KernelPlan, opts: ApplyOptions = {})
       }
       return finish();
     }
-    const netns = diff.steps.find((s) => s.kind === 'netns');
-    if (netns !== undefined) {
-      // Create the namespace alone, then read it: the rest of the diff depends on what it contains.
-      const { error } = await write(netns, plan, opts, processes);
-      result.operations += netns.lines.length;
-      result.batches.push({
-        role: 'router',
-        namespace: plan.routerNamespace,
-        kind: 'netns',
-        lines: netns.lines,
-        attempt: 0,
-      });
-      if (error !== undefined) throw new KernelApplyError(error, finish());
-      // Not read again: a new namespace holds only `lo`, down; its sysctls are written all (their
-      // defaults depend on the kernel), except those it does not have.
-      const ipv6 = actual.host.links.find((l) => l.name === 'lo')?.addrGenMode !== undefined;
-      known = {
-        host: actual.host,
-        router: freshNamespaceState(ipv6),
-        routerSysctls: Object.fromEntries(Object.keys(plan.routerSysctls).map((k) => [k, ''])),
-      };
+    if (diff.steps.some((s) => s.kind === 'netns')) {
+      // The namespace went away since the start (deleted behind our back): create it alone first.
+      await createRouterNamespace();
+      known = freshRouterState(actual.host);
       continue;
     }
     if (result.attempts >= maxAttempts) {
@@ -315,6 +305,34 @@ export async function applyKernelPlan(plan: KernelPlan, opts: ApplyOptions = {})
       }
     }
     if (lastFailure === undefined && !dumpFailed) known = await verified(actual, verify, dumped);
+  }
+
+  /** `ip netns add` of the router namespace, alone (the rest of the diff depends on what it holds). */
+  async function createRouterNamespace(): Promise<void> {
+    const step: Step = { role: 'router', kind: 'netns', lines: [`netns add ${plan.routerNamespace}`] };
+    const { error } = await write(step, plan, opts, processes);
+    result.operations += step.lines.length;
+    result.batches.push({
+      role: 'router',
+      namespace: plan.routerNamespace,
+      kind: 'netns',
+      lines: step.lines,
+      attempt: 0,
+    });
+    if (error !== undefined) throw new KernelApplyError(error, finish());
+  }
+
+  /**
+   * The state right after createRouterNamespace, without reading it: a new namespace holds only `lo`,
+   * down; its sysctls are all written (their defaults depend on the kernel), except those it lacks.
+   */
+  function freshRouterState(host: NamespaceState): ActualState {
+    const ipv6 = host.links.find((l) => l.name === 'lo')?.addrGenMode !== undefined;
+    return {
+      host,
+      router: freshNamespaceState(ipv6),
+      routerSysctls: Object.fromEntries(Object.keys(plan.routerSysctls).map((k) => [k, ''])),
+    };
   }
 
   /** The state after a successful round: dumped by the writers, else read, else unchanged. */
