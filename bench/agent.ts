@@ -3,7 +3,8 @@
 //   1. a first pass at N (cold: FRR config pushed, kernel built)
 //   2. no-op passes at N: time, kernel writes, FRR applies
 //   3. one VNI added (N -> N+1) and removed again, alternating: time, kernel operations
-// then its RSS (VmRSS and the peak VmHWM from /proc/self/status).
+// then its RSS (VmRSS and the peak VmHWM from /proc/self/status; in the JSON only: this harness holds
+// two appliers and two inputs, the RSS rows of the table are the real processes, guest-agents.ts).
 import { toSnapshot } from '../src/api/load.js';
 import { applyFrrConfig } from '../src/frr/reloader-client.js';
 import { createKernelApplier } from '../src/kernel/apply.js';
