@@ -213,8 +213,8 @@ class Emitter {
  * its main thread and address events on its dataplane thread (two netlink sockets); an address that
  * reaches zebra before the link it belongs to is dropped for good ("zebra_if_dplane_result: can't find
  * ifp"), and the BGP session over that link never comes up. Measured in UML: with the addresses in the
- * creating batch zebra lost one of three new links' addresses in 5 runs out of 6; in a process of their
- * own, in none out of 6, but still now and then in the loaded lab guest: the host step goes in between
+ * creating batch zebra lost some of three new links' addresses in at least 10 runs of 12; in a process
+ * of their own, in none of 6, but still now and then in the loaded lab guest: the host step goes in between
  * for more time (kernel/README.md). It narrows the race, it cannot close it: FRR 9+ reads both on one
  * socket, in order. Moving them last is safe: they still follow the links' enslavement (which would
  * flush IPv6 addresses), and nothing in the host step needs them.
