@@ -16,9 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { startReloaderServer } from '../src/frr/reloader-server.js';
 import { ApiServerStandIn, type KObject } from '../src/k8s/testing/apiserver-standin.js';
-import { emptyNodeRssKb, setupHostNamespace, statusKb, stubFrr } from './guest-common.js';
+import { emptyNodeRssKb, setupHostNamespace, startStubReloader, statusKb } from './guest-common.js';
 import { run, sleep } from './lib.js';
 import { NS, vniManifests, workloadManifests } from './workload.js';
 
@@ -213,15 +212,7 @@ async function main(): Promise<void> {
   await run('ip', ['netns', 'del', HOST_NS]);
   await setupHostNamespace(HOST_NS, NIC);
   const dir = mkdtempSync(join(tmpdir(), `bench-${a.mode}-`));
-  const server = await startReloaderServer({
-    socketPath: a.socket,
-    stateFile: `${a.socket}.state`,
-    target: { pathspace: 'bench' },
-    restartCheckIntervalMs: 0,
-    runner: stubFrr,
-    fastPathMaxLines: 0,
-    logger: { debug() {}, info() {}, warn() {}, error() {} },
-  });
+  const server = await startStubReloader(a.socket);
   const driver = a.mode === 'controller' ? await controllerDriver(a, dir) : staticDriver(a, dir);
   let child: ChildProcess | undefined;
   try {

@@ -1,6 +1,7 @@
 // Pieces every benchmark that runs inside the user-mode Linux guest needs.
 import { readFileSync } from 'node:fs';
 import type { CommandRunner } from '../src/frr/exec.js';
+import { type ReloaderServer, startReloaderServer } from '../src/frr/reloader-server.js';
 import { runOk } from './lib.js';
 
 /** A reloader runner whose FRR already runs every config (FRR is not in the guest). */
@@ -51,4 +52,17 @@ export function launcherNodeFlags(): string[] {
   const exec = /^exec "\$node" (.*) "\$root\/dist\/src\/cli\/main\.js"/m.exec(launcher);
   if (!exec?.[1]) throw new Error('bin/openperouter: no `exec "$node" ... main.js` line');
   return exec[1].split(/\s+/).filter(Boolean);
+}
+
+/** Our reloader on `socket`, quiet, with FRR's tools stubbed (stubFrr) and no fast path. */
+export function startStubReloader(socket: string): Promise<ReloaderServer> {
+  return startReloaderServer({
+    socketPath: socket,
+    stateFile: `${socket}.state`,
+    target: { pathspace: 'bench' },
+    restartCheckIntervalMs: 0,
+    runner: stubFrr,
+    fastPathMaxLines: 0,
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
+  });
 }

@@ -6,11 +6,10 @@
 // Input: JSON on stdin ({ cold: number[], reps: number, agent: {...} }); output: one JSON line per result.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startReloaderServer } from '../src/frr/reloader-server.js';
 import { type AppliedBatch, applyKernelPlan, sysctlScript } from '../src/kernel/apply.js';
 import type { KernelPlan } from '../src/kernel/model.js';
 import { NAMESPACE_DUMP_LINES, sysctlReadCommand } from '../src/kernel/read.js';
-import { emptyNodeRssKb, launcherNodeFlags, setupHostNamespace, stubFrr } from './guest-common.js';
+import { emptyNodeRssKb, launcherNodeFlags, setupHostNamespace, startStubReloader } from './guest-common.js';
 import { median, run, runOk, sleep } from './lib.js';
 import { renderWorkload } from './workload.js';
 
@@ -92,15 +91,7 @@ async function agent(a: NonNullable<Input['agent']>[number]): Promise<void> {
   const { kernel: plan } = renderWorkload(a.n, undefined, { nic: NIC });
   await clean(plan);
   await setupHostNamespace(HOST_NS, NIC);
-  const server = await startReloaderServer({
-    socketPath: a.socket,
-    stateFile: `${a.socket}.state`,
-    target: { pathspace: 'bench' },
-    restartCheckIntervalMs: 0,
-    runner: stubFrr,
-    fastPathMaxLines: 0,
-    logger: { debug() {}, info() {}, warn() {}, error() {} },
-  });
+  const server = await startStubReloader(a.socket);
   try {
     const script = fileURLToPath(new URL('./agent.js', import.meta.url));
     // With the Node.js flags the launcher (bin/openperouter) gives every agent.

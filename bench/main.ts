@@ -14,7 +14,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startUml, umlKernelRelease } from '../lab/uml/uml.js';
+import { startUml, type Uml, umlKernelRelease } from '../lab/uml/uml.js';
 import { toSnapshot } from '../src/api/load.js';
 import { frrChange, frrCold } from './frr.js';
 import { labSection } from './lab.js';
@@ -93,6 +93,22 @@ interface GuestLine {
   [k: string]: unknown;
 }
 
+/** Runs a dist/bench script inside the guest with `input` on stdin; its JSON lines, or an error. */
+async function runInGuest(uml: Uml, script: string, input: unknown, timeoutMs: number): Promise<GuestLine[]> {
+  const r = await uml.exec(`cd ${ROOT} && ${process.execPath} dist/bench/${script}`, {
+    stdin: JSON.stringify(input),
+    timeoutMs,
+  });
+  const lines = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as GuestLine);
+  const err = lines.find((l) => l.section === 'error');
+  if (r.exitCode !== 0 || err)
+    throw new Error(`guest ${script} failed: ${String(err?.['message'] ?? r.stderr.slice(-3000))}`);
+  return lines;
+}
+
 async function umlSection(): Promise<GuestLine[]> {
   const cold = QUICK ? [10, 100] : [10, 100, 500];
   const input = {
@@ -110,18 +126,7 @@ async function umlSection(): Promise<GuestLine[]> {
   );
   const uml = await startUml({ name: 'bench', memMB: 2048 });
   try {
-    const r = await uml.exec(`cd ${ROOT} && ${process.execPath} dist/bench/guest-kernel.js`, {
-      stdin: JSON.stringify(input),
-      timeoutMs: 3 * 3600_000,
-    });
-    const lines = r.stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as GuestLine);
-    const err = lines.find((l) => l.section === 'error');
-    if (r.exitCode !== 0 || err)
-      throw new Error(`guest failed: ${String(err?.['message'] ?? r.stderr.slice(-3000))}`);
-    return lines;
+    return await runInGuest(uml, 'guest-kernel.js', input, 3 * 3600_000);
   } finally {
     await uml.stop();
   }
@@ -200,17 +205,8 @@ async function agentProcessSection(): Promise<void> {
   const lines: GuestLine[] = [];
   try {
     for (const mode of ['controller', 'static'] as const) {
-      const r = await uml.exec(`cd ${ROOT} && ${process.execPath} dist/bench/guest-agents.js`, {
-        stdin: JSON.stringify({ mode, n: BIG, socket: `/run/bench-${mode}-reloader.sock` }),
-        timeoutMs: 3600_000,
-      });
-      const out = r.stdout
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as GuestLine);
-      const err = out.find((l) => l.section === 'error');
-      if (r.exitCode !== 0 || err)
-        throw new Error(`guest (${mode}) failed: ${String(err?.['message'] ?? r.stderr.slice(-3000))}`);
+      const input = { mode, n: BIG, socket: `/run/bench-${mode}-reloader.sock` };
+      const out = await runInGuest(uml, 'guest-agents.js', input, 3600_000);
       lines.push(...out.filter((l) => l.section === 'agent-process-rss'));
     }
   } finally {
