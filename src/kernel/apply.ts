@@ -7,7 +7,14 @@
 // known), and the verification of a namespace (or of the sysctls) is dumped by its last write process,
 // after its writes, when no later step can change it; otherwise it is read on its own.
 import { createHash } from 'node:crypto';
-import { type DiffContext, diffKernel, type KernelDiff, type Role, type Step } from './diff.js';
+import {
+  type DiffContext,
+  diffKernel,
+  type KernelDiff,
+  type Role,
+  routerNamespaceStep,
+  type Step,
+} from './diff.js';
 import { ipNamespaceArgs, newProcessCounts, type ProcessCounts, runProcess } from './exec.js';
 import type { KernelPlan } from './model.js';
 import {
@@ -309,7 +316,7 @@ export async function applyKernelPlan(plan: KernelPlan, opts: ApplyOptions = {})
 
   /** `ip netns add` of the router namespace, alone (the rest of the diff depends on what it holds). */
   async function createRouterNamespace(): Promise<void> {
-    const step: Step = { role: 'router', kind: 'netns', lines: [`netns add ${plan.routerNamespace}`] };
+    const step = routerNamespaceStep(plan);
     const { error } = await write(step, plan, opts, processes);
     result.operations += step.lines.length;
     result.batches.push({

@@ -234,13 +234,17 @@ export function addressesOfNewLinksApart(lines: readonly string[]): [string[], s
   return [rest, addresses];
 }
 
+/** The step creating the router namespace (`ip netns add`). */
+export function routerNamespaceStep(plan: KernelPlan): Step {
+  return { role: 'router', kind: 'netns', lines: [`netns add ${plan.routerNamespace}`] };
+}
+
 export function diffKernel(plan: KernelPlan, actual: ActualState, ctx: DiffContext): KernelDiff {
   validatePlan(plan);
   const out = new Emitter();
   const steps: Step[] = [];
   const routerExists = actual.router !== undefined;
-  if (!routerExists)
-    steps.push({ role: 'router', kind: 'netns', lines: [`netns add ${plan.routerNamespace}`] });
+  if (!routerExists) steps.push(routerNamespaceStep(plan));
 
   // Sysctls first: net.vrf.strict_mode must hold before a VRF is created, `default.*` before any link.
   const sysctlLines: string[] = [];
