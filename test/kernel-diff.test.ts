@@ -20,7 +20,6 @@ import {
   type ActualState,
   canonicalCidr,
   parseBatchDump,
-  parseNamespaceDump,
   parseSysctlDump,
 } from '../src/kernel/read.js';
 
@@ -978,7 +977,7 @@ describe('diffKernel', () => {
 });
 
 describe('parsers and writers', () => {
-  test('parseNamespaceDump reads kinds, ports, veth peers, addresses', () => {
+  test('parseBatchDump reads kinds, ports, veth peers, addresses', () => {
     const links = [
       {
         ifindex: 1,
@@ -1040,7 +1039,7 @@ describe('parsers and writers', () => {
         ],
       },
     ];
-    const ns = parseNamespaceDump(JSON.stringify(links), JSON.stringify(addrs));
+    const ns = parseBatchDump(`${JSON.stringify(links)}\n${JSON.stringify(addrs)}\n`);
     const [lo, vx, pe, red] = ns.links;
     assert.deepEqual(
       lo?.addresses.map((a) => [a.cidr, a.scope]),
@@ -1063,7 +1062,7 @@ describe('parsers and writers', () => {
       { cidr: 'fd00::1/64', family: 6, scope: 'global', dynamic: true },
     ]);
     assert.equal(red?.vrfTable, 1100);
-    assert.throws(() => parseNamespaceDump('{}', '[]'), /not an array/);
+    assert.throws(() => parseBatchDump('{}\n[]\n'), /expected 2 JSON dumps from iproute2, got 1/);
   });
 
   test('parseBatchDump reads the two dumps a batch prints after its (silent) writes', () => {

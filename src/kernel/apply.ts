@@ -23,9 +23,9 @@ import {
   freshNamespaceState,
   KernelReadError,
   NAMESPACE_DUMP_LINES,
+  NamespaceDumpParser,
   type NamespaceState,
   namespaceExists,
-  parseBatchDump,
   parseSysctlDump,
   readActualState,
   readNamespace,
@@ -160,13 +160,15 @@ async function write(
     return dump ? { sysctls: parseSysctlDump(r.stdout, keys) } : {};
   }
   const input = dump ? [...step.lines, ...NAMESPACE_DUMP_LINES] : step.lines;
+  const parser = dump ? new NamespaceDumpParser(`namespace ${namespace ?? 'host'}`) : undefined;
   const r = await runProcess(
     'ip',
     [...ipNamespaceArgs(namespace), ...(dump ? ['-d', '-json'] : []), '-batch', '-'],
     `${input.join('\n')}\n`,
+    parser?.feed,
   );
   if (r.code !== 0) return { error: batchError(input, r.stderr) };
-  return dump ? { namespace: parseBatchDump(r.stdout, `namespace ${namespace ?? 'host'}`) } : {};
+  return parser === undefined ? {} : { namespace: parser.finish() };
 }
 
 type Part = 'host' | 'router' | 'sysctl';

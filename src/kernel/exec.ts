@@ -18,20 +18,32 @@ export function newProcessCounts(): ProcessCounts {
   return { readers: 0, writers: 0 };
 }
 
-/** Runs `cmd args`, feeding `input` on stdin; never rejects for a non-zero exit (only when it cannot start). */
-export function runProcess(cmd: string, args: readonly string[], input?: string): Promise<ProcessResult> {
+/**
+ * Runs `cmd args`, feeding `input` on stdin; never rejects for a non-zero exit (only when it cannot
+ * start). `onStdout`: standard output goes there as it arrives (and `stdout` of the result is empty),
+ * for outputs too large to hold whole; it must not throw.
+ */
+export function runProcess(
+  cmd: string,
+  args: readonly string[],
+  input?: string,
+  onStdout?: (chunk: string) => void,
+): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
+    // Decoded as it arrives: text held once, rather than as chunks, their concatenation and the text.
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    const out: string[] = [];
+    const err: string[] = [];
+    child.stdout.on('data', onStdout ?? ((s: string) => out.push(s)));
+    child.stderr.on('data', (s: string) => err.push(s));
     child.on('error', reject);
     child.on('close', (code, signal) => {
       resolve({
         code: code ?? (signal === null ? 1 : 128),
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
+        stdout: out.join(''),
+        stderr: err.join(''),
       });
     });
     // A process that exits before reading its stdin makes the write fail with EPIPE: not our error.

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { formatIp, parseIp } from '../ipam/index.js';
 import { ipNamespaceArgs, type ProcessCounts, runProcess } from './exec.js';
+import { JsonArraySplitter } from './json-stream.js';
 import type { KernelPlan } from './model.js';
 
 /** An address on a link, as `ip -json addr show` reports it. */
@@ -126,7 +127,8 @@ function parseAddress(a: Json): ActualAddress | undefined {
   };
 }
 
-function parseLink(l: Json, addresses: Json | undefined): ActualLink | undefined {
+/** A link of `ip -d -json link show`, without its addresses (they come from the address dump). */
+function parseLink(l: Json): ActualLink | undefined {
   const index = num(l, 'ifindex');
   const name = str(l, 'ifname');
   if (index === undefined || name === undefined) return undefined;
@@ -140,9 +142,7 @@ function parseLink(l: Json, addresses: Json | undefined): ActualLink | undefined
     up: flags.includes('UP'),
     mtu: num(l, 'mtu') ?? 0,
     group: String(l['group'] ?? 'default'),
-    addresses: objects(addresses?.['addr_info'])
-      .map(parseAddress)
-      .filter((a): a is ActualAddress => a !== undefined),
+    addresses: [],
   };
   if (kind !== undefined) link.kind = kind;
   const mac = str(l, 'address');
@@ -183,48 +183,53 @@ function parseLink(l: Json, addresses: Json | undefined): ActualLink | undefined
   return link;
 }
 
-function parseJsonArray(text: string, what: string): unknown[] {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new KernelReadError(`${what}: iproute2 printed invalid JSON (${(e as Error).message})`);
-  }
-  if (!Array.isArray(v)) throw new KernelReadError(`${what}: iproute2 printed ${typeof v}, not an array`);
-  return v;
-}
-
-/**
- * Parses `ip -d -json link show` (links; it has `inet6_addr_gen_mode`, which `addr show` lacks) and
- * `ip -json addr show` (addresses) of one namespace.
- */
-export function parseNamespaceDump(linkJson: string, addrJson: string, what = 'ip -json'): NamespaceState {
-  const links = objects(parseJsonArray(linkJson, what));
-  const addrs = new Map<number, Json>();
-  for (const a of objects(parseJsonArray(addrJson, what))) {
-    const index = num(a, 'ifindex');
-    if (index !== undefined) addrs.set(index, a);
-  }
-  return {
-    links: links
-      .map((l) => parseLink(l, addrs.get(num(l, 'ifindex') ?? -1)))
-      .filter((l): l is ActualLink => l !== undefined),
-  };
-}
-
 /** Batch lines dumping a namespace (run with `-d -json`): its links, then its addresses. */
 export const NAMESPACE_DUMP_LINES: readonly string[] = ['link show', 'addr show'];
 
 /**
- * Parses the output of NAMESPACE_DUMP_LINES (one JSON array per line, in that order), possibly after
- * the (silent) write lines of the same batch.
+ * Reads the output of NAMESPACE_DUMP_LINES (`ip -d -json link show`, which has `inet6_addr_gen_mode`
+ * that `addr show` lacks, then `addr show`: one JSON array per line), possibly after the (silent)
+ * write lines of the same batch, as it arrives (see json-stream.ts): what is kept of each link is the
+ * little the diff compares.
  */
-export function parseBatchDump(output: string, what = 'ip -json -batch'): NamespaceState {
-  const arrays = output.split('\n').filter((l) => l.startsWith('['));
-  if (arrays.length !== 2) {
-    throw new KernelReadError(`${what}: expected 2 JSON dumps from iproute2, got ${arrays.length}`);
+export class NamespaceDumpParser {
+  private readonly links: ActualLink[] = [];
+  private readonly addresses = new Map<number, ActualAddress[]>();
+  private readonly splitter = new JsonArraySplitter((dump, element) => {
+    if (dump === 0) {
+      const link = parseLink(element);
+      if (link !== undefined) this.links.push(link);
+    } else if (dump === 1) {
+      const index = num(element, 'ifindex');
+      if (index === undefined) return;
+      const addresses = objects(element['addr_info'])
+        .map(parseAddress)
+        .filter((a): a is ActualAddress => a !== undefined);
+      this.addresses.set(index, addresses);
+    }
+  });
+
+  constructor(private readonly what = 'ip -json -batch') {}
+
+  readonly feed = (chunk: string): void => this.splitter.feed(chunk);
+
+  /** The namespace state; throws KernelReadError when the output was not the two dumps. */
+  finish(): NamespaceState {
+    const end = this.splitter.end();
+    if ('error' in end) throw new KernelReadError(`${this.what}: iproute2 printed ${end.error}`);
+    if (end.arrays !== 2) {
+      throw new KernelReadError(`${this.what}: expected 2 JSON dumps from iproute2, got ${end.arrays}`);
+    }
+    for (const link of this.links) link.addresses = this.addresses.get(link.index) ?? [];
+    return { links: this.links };
   }
-  return parseNamespaceDump(arrays[0] as string, arrays[1] as string, what);
+}
+
+/** Parses a whole output of NAMESPACE_DUMP_LINES at once (see NamespaceDumpParser). */
+export function parseBatchDump(output: string, what = 'ip -json -batch'): NamespaceState {
+  const parser = new NamespaceDumpParser(what);
+  parser.feed(output);
+  return parser.finish();
 }
 
 /**
@@ -283,13 +288,15 @@ export async function readNamespace(
 ): Promise<NamespaceState> {
   if (counts !== undefined) counts.readers++;
   const what = namespace === undefined ? 'host namespace' : `namespace ${namespace}`;
+  const parser = new NamespaceDumpParser(what);
   const r = await runProcess(
     'ip',
     [...ipNamespaceArgs(namespace), '-d', '-json', '-batch', '-'],
     `${NAMESPACE_DUMP_LINES.join('\n')}\n`,
+    parser.feed,
   );
   if (r.code !== 0) throw new KernelReadError(`${what}: reading links failed: ${r.stderr.trim()}`);
-  return parseBatchDump(r.stdout, what);
+  return parser.finish();
 }
 
 /** The command printing `keys` as parseSysctlDump reads them (-s: a missing key is no error). */
