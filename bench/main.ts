@@ -222,15 +222,17 @@ async function agentProcessSection(): Promise<void> {
   for (const line of lines) {
     const mode = line['mode'] as keyof typeof what;
     const steady = mb(line['steadyRssKb']);
+    const peak = mb(line['hwmKb']);
     const empty = mb(line['emptyNodeRssKb']);
     rows.push({
       measure: `${what[mode]} (UML; VmRSS after convergence and no-op passes; after one VNI added and removed; peak VmHWM)`,
       n: BIG,
-      value: `${steady} MB (after add/remove ${mb(line['afterChangeRssKb'])} MB, peak ${mb(line['hwmKb'])} MB)`,
+      value: `${steady} MB (after add/remove ${mb(line['afterChangeRssKb'])} MB, peak ${peak} MB)`,
       baseline: `${empty} MB (empty Node process)`,
       ratio: ratio(steady, empty),
-      target: '≤ 150 MB',
-      met: met(steady <= 150),
+      // The peak too: a node must budget for it.
+      target: '≤ 150 MB, peak included',
+      met: met(steady <= 150 && peak <= 150),
     });
     log(`${mode} RSS at N=${BIG}: ${steady} MB (converged in ${ms(Number(line['convergedMs']))})`);
   }

@@ -9,8 +9,8 @@ import { KubeClient, kubeConfigFromString } from '../src/k8s/client/index.js';
 import { startController } from '../src/k8s/controller/controller.js';
 import { ApiServerStandIn } from '../src/k8s/testing/apiserver-standin.js';
 import { KubernetesSource } from '../src/sources/kubernetes.js';
+import { waitFor } from './support/eventually.js';
 import { gate, hasIproute2, isRoot } from './support/prereq.js';
-import { waitFor } from './support/static-node.js';
 
 const NS = 'openperouter-system';
 const API = 'network.openperouter.io/v1alpha1';

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ApiServerStandIn, type KObject, WRITE_VERBS } from '../src/k8s/testing/apiserver-standin.js';
 import { type ControllerNode, kube, startControllerNode } from './support/controller-node.js';
+import { waitFor } from './support/eventually.js';
 import { stopAllFrr } from './support/frr-instance.js';
 import { gate, hasFrr, hasIproute2, isRoot } from './support/prereq.js';
 import {
@@ -16,7 +17,6 @@ import {
   linksOf,
   type StatusFile,
   stopAllStaticNodes,
-  waitFor,
 } from './support/static-node.js';
 
 const NS = 'openperouter-system';

@@ -5,14 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { renderWorkload } from '../bench/workload.js';
 import { batchError, sysctlScript, verificationPlan } from '../src/kernel/apply.js';
-import {
-  addressesOfNewLinksApart,
-  diffKernel,
-  KernelPlanError,
-  OWNER_ALIAS,
-  type Step,
-  UNDERLAY_GROUP,
-} from '../src/kernel/diff.js';
+import { diffKernel, KernelPlanError, OWNER_ALIAS, type Step, UNDERLAY_GROUP } from '../src/kernel/diff.js';
 import type { KernelPlan, LinkSpec, VethLink } from '../src/kernel/model.js';
 import {
   type ActualAddress,
@@ -623,31 +616,34 @@ describe('diffKernel', () => {
     console.log(all.join('\n'));
   });
 
-  test('addresses of links created in the same batch are split off, in order; others stay in place', () => {
-    const [links, addresses] = addressesOfNewLinksApart([
-      'link add b1 up type vrf table 1001',
-      'addr add 10.0.0.1/32 dev lo',
-      'link add pe-e-1 master b1 up type veth peer name host-e-1 netns h',
-      'addr add 10.1.0.1/24 brd + dev pe-e-1',
-      'link add br-pe-2 master b1 type bridge',
-      'addr add 10.2.0.1/24 brd + dev br-pe-2',
-      'addr add fd02::1/64 dev br-pe-2',
-      'link set dev br-pe-2 up',
-      'addr add 10.3.0.1/24 dev toswitch',
-    ]);
-    assert.deepEqual(links, [
-      'link add b1 up type vrf table 1001',
-      'addr add 10.0.0.1/32 dev lo',
-      'link add pe-e-1 master b1 up type veth peer name host-e-1 netns h',
-      'link add br-pe-2 master b1 type bridge',
-      'link set dev br-pe-2 up',
-      'addr add 10.3.0.1/24 dev toswitch',
-    ]);
-    assert.deepEqual(addresses, [
-      'addr add 10.1.0.1/24 brd + dev pe-e-1',
-      'addr add 10.2.0.1/24 brd + dev br-pe-2',
-      'addr add fd02::1/64 dev br-pe-2',
-    ]);
+  test('the addresses of the router links a diff creates go last, in order; those of existing links stay in place', () => {
+    const k = new FakeKernel([nic('lo', 1, []), nic('toswitch', 2, ['192.168.11.1/24'])]);
+    const before = renderWorkload(2, undefined, { nic: 'toswitch' }).kernel;
+    k.knownSysctls = new Set(Object.keys(before.routerSysctls));
+    converge(before, k);
+    // One VNI added, and an address added to a link that exists (the first VNI's gateway bridge).
+    const after = renderWorkload(3, undefined, { nic: 'toswitch' }).kernel;
+    const bridge = after.routerLinks.find((l) => l.type === 'bridge' && l.addresses.length > 0);
+    assert.ok(bridge);
+    bridge.addresses = [...bridge.addresses, '10.250.0.1/24'];
+    const created = after.routerLinks.filter((l) => !before.routerLinks.some((b) => b.name === l.name));
+    const d = converge(after, k);
+    assert.deepEqual(
+      d.steps.map((s) => `${s.role}:${s.kind}`),
+      ['router:ip', 'host:ip', 'router:ip'],
+    );
+    const [routerStep, , late] = d.steps;
+    assert.ok(routerStep?.lines.includes(`addr add 10.250.0.1/24 brd + dev ${bridge.name}`));
+    const expected = created.flatMap((l) => l.addresses.map((c) => [canonicalCidr(c), l.name] as const));
+    assert.ok(expected.length >= 3);
+    assert.equal(late?.lines.length, expected.length, late?.lines.join('\n'));
+    expected.forEach(([cidr, name], i) => {
+      const line = late?.lines[i] ?? '';
+      assert.ok(
+        line.startsWith(`addr add ${cidr} `) && line.endsWith(` dev ${name}`),
+        `${line} vs ${cidr} ${name}`,
+      );
+    });
   });
 
   test('actual == desired: zero operations', () => {

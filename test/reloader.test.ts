@@ -16,6 +16,7 @@ import { FrrReload, frrErrorText, parseReloadTest, parserRejection } from '../sr
 import type { LogFields, Logger } from '../src/frr/log.js';
 import { applyFrrConfig, ReloaderError, reloaderHealth } from '../src/frr/reloader-client.js';
 import { type ReloaderServer, startReloaderServer } from '../src/frr/reloader-server.js';
+import { waitFor } from './support/eventually.js';
 import { type FrrDaemon, type FrrInstance, repoRoot, startFrr, stopAllFrr } from './support/frr-instance.js';
 import { gate, hasFrr, isRoot } from './support/prereq.js';
 
@@ -142,22 +143,6 @@ const sessionId = (n: NeighborState): string => `${n.connectionsEstablished}/${n
 async function neighbor(frr: FrrInstance, ip: string): Promise<NeighborState> {
   const j = JSON.parse(await frr.vtysh(`show bgp neighbors ${ip} json`)) as Record<string, NeighborState>;
   return j[ip] ?? {};
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(100);
-  }
 }
 
 async function pidOf(frr: FrrInstance, d: FrrDaemon): Promise<number> {

@@ -11,6 +11,7 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
+import { waitFor } from './support/eventually.js';
 import { type FrrInstance, startFrr, stopAllFrr } from './support/frr-instance.js';
 import { gate, hasFrr, hasIproute2, isRoot } from './support/prereq.js';
 import {
@@ -32,7 +33,6 @@ import {
   startStaticNode,
   stopAllStaticNodes,
   tempDir,
-  waitFor,
 } from './support/static-node.js';
 
 const API = 'apiVersion: network.openperouter.io/v1alpha1';

@@ -207,32 +207,18 @@ class Emitter {
   }
 }
 
-/**
- * Splits a batch into its lines and, apart, the `addr add` lines of links the same batch creates; the
- * second part runs as a process of its own, after the first and after the host step. Why: FRR 8.4's zebra reads link events on
- * its main thread and address events on its dataplane thread (two netlink sockets); an address that
- * reaches zebra before the link it belongs to is dropped for good ("zebra_if_dplane_result: can't find
- * ifp"), and the BGP session over that link never comes up. Measured in UML: with the addresses in the
- * creating batch zebra lost some of three new links' addresses in at least 10 runs of 12; in a process
- * of their own, in none of 6, but still now and then in the loaded lab guest: the host step goes in between
- * for more time (kernel/README.md). It narrows the race, it cannot close it: FRR 9+ reads both on one
+/*
+ * LATE_ADDRESSES: the `addr add` lines of the router links this diff creates run in a process of their
+ * own, after the router step and after the host step. Why: FRR 8.4's zebra reads link events on its
+ * main thread and address events on its dataplane thread (two netlink sockets); an address that reaches
+ * zebra before the link it belongs to is dropped for good ("zebra_if_dplane_result: can't find ifp"),
+ * and the BGP session over that link never comes up. Measured in UML: with the addresses in the creating
+ * batch zebra lost some of three new links' addresses in at least 10 runs of 12; in a process of their
+ * own, in none of 6, but still now and then in the loaded lab guest: the host step goes in between for
+ * more time (kernel/README.md). It narrows the race, it cannot close it: FRR 9+ reads both on one
  * socket, in order. Moving them last is safe: they still follow the links' enslavement (which would
  * flush IPv6 addresses), and nothing in the host step needs them.
  */
-export function addressesOfNewLinksApart(lines: readonly string[]): [string[], string[]] {
-  const created = new Set<string>();
-  for (const l of lines) {
-    const m = /^link add (\S+)/.exec(l);
-    if (m?.[1]) created.add(m[1]);
-  }
-  const rest: string[] = [];
-  const addresses: string[] = [];
-  for (const l of lines) {
-    const m = /^addr add .* dev (\S+)$/.exec(l);
-    (m?.[1] && created.has(m[1]) ? addresses : rest).push(l);
-  }
-  return [rest, addresses];
-}
 
 /** The step creating the router namespace (`ip netns add`). */
 export function routerNamespaceStep(plan: KernelPlan): Step {
@@ -484,7 +470,14 @@ export function diffKernel(plan: KernelPlan, actual: ActualState, ctx: DiffConte
   };
 
   /** Brings an existing owned link to its planned attributes, addresses and state. */
-  const update = (ns: SimNamespace, lines: string[], spec: LinkSpec, l: SimLink): void => {
+  /** `addressLines`: where the `addr add` lines go (the late step, for a link this diff creates). */
+  const update = (
+    ns: SimNamespace,
+    lines: string[],
+    spec: LinkSpec,
+    l: SimLink,
+    addressLines: string[] = lines,
+  ): void => {
     const attrs: string[] = [];
     const master = desiredMaster(ns, spec);
     let flushV6 = false;
@@ -571,7 +564,7 @@ export function diffKernel(plan: KernelPlan, actual: ActualState, ctx: DiffConte
     for (const cidr of spec.addresses) {
       const c = canonicalCidr(cidr);
       if (present.has(c)) continue;
-      lines.push(`addr add ${plannedAddressArgs(c)} dev ${spec.name}`);
+      addressLines.push(`addr add ${plannedAddressArgs(c)} dev ${spec.name}`);
       l.addresses.push({ cidr: c, family: ipv4(c) ? 4 : 6, scope: 'global', dynamic: false });
       present.add(c);
     }
@@ -582,8 +575,16 @@ export function diffKernel(plan: KernelPlan, actual: ActualState, ctx: DiffConte
     }
   };
 
-  /** Creates or updates the planned links of a namespace, in plan order (masters first). */
-  const ensureLinks = (ns: SimNamespace, lines: string[], specs: readonly LinkSpec[]): void => {
+  /**
+   * Creates or updates the planned links of a namespace, in plan order (masters first). `newAddresses`:
+   * where the addresses of the links created here go (see LATE_ADDRESSES).
+   */
+  const ensureLinks = (
+    ns: SimNamespace,
+    lines: string[],
+    specs: readonly LinkSpec[],
+    newAddresses: string[] = lines,
+  ): void => {
     for (const spec of specs) {
       if (blocked[ns.role].has(spec.name)) continue;
       let l = ns.get(spec.name);
@@ -600,6 +601,8 @@ export function diffKernel(plan: KernelPlan, actual: ActualState, ctx: DiffConte
         create(ns, lines, spec);
         l = ns.get(spec.name);
         if (l === undefined) continue;
+        update(ns, lines, spec, l, newAddresses);
+        continue;
       }
       update(ns, lines, spec, l);
     }
@@ -752,17 +755,17 @@ export function diffKernel(plan: KernelPlan, actual: ActualState, ctx: DiffConte
     if (mustRecreate(router, spec, l) !== undefined) routerStale.push(l);
   }
   deleteAll(router, routerLines, routerStale);
-  ensureLinks(router, routerLines, plan.routerLinks);
+  const routerNewAddresses: string[] = [];
+  ensureLinks(router, routerLines, plan.routerLinks, routerNewAddresses);
 
   // --- 5. host -------------------------------------------------------------------------------------
   ensureLinks(host, out.host, plan.hostLinks);
 
   if (out.hostPre.length > 0) steps.push({ role: 'host', kind: 'ip', lines: out.hostPre });
-  const [routerLinkLines, routerNewAddresses] = addressesOfNewLinksApart(routerLines);
-  if (routerLinkLines.length > 0) steps.push({ role: 'router', kind: 'ip', lines: routerLinkLines });
+  if (routerLines.length > 0) steps.push({ role: 'router', kind: 'ip', lines: routerLines });
   const hostLines = [...out.hostPost, ...out.host];
   if (hostLines.length > 0) steps.push({ role: 'host', kind: 'ip', lines: hostLines });
-  // Last, after the host step: as late as possible after their links were created (see the function).
+  // Last, after the host step: as late as possible after their links were created (LATE_ADDRESSES).
   if (routerNewAddresses.length > 0) steps.push({ role: 'router', kind: 'ip', lines: routerNewAddresses });
   return {
     steps,

@@ -14,34 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse } from 'yaml';
+import { waitFor } from './eventually.js';
 import { type FrrDaemon, type FrrInstance, repoRoot, startFrr } from './frr-instance.js';
-
-// ---------------------------------------------------------------------------------------------------
-// polling
-
-/** Polls `probe` until it returns something other than undefined; rejects with the last note at the deadline. */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 30_000,
-  intervalMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      const why = last instanceof Error ? `: ${last.message}` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
-    }
-    await sleep(intervalMs);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------
 // emergency cleanup
