@@ -495,18 +495,29 @@ for (const tls of [false, true]) {
       informer.stop();
     });
 
-    it('another failure stops the informer and goes to onError; start() resumes', async () => {
-      const failures: unknown[] = [];
+    it('another failure goes to onError and is retried with a doubling delay until stop()', async () => {
+      const failures: [unknown, number][] = [];
       const informer = new Informer<Node>({
         client,
         path: '/apis/network.openperouter.io/v1alpha1/nothings',
-        onError: (e) => failures.push(e),
+        retryInitialMs: 20,
+        retryMaxMs: 50,
+        onError: (e, retryInMs) => failures.push([e, retryInMs]),
       });
       await informer.start();
       assert.equal(informer.synced, false);
       assert.equal(failures.length, 1);
-      assert.ok(failures[0] instanceof ApiError && failures[0].code === 404, String(failures[0]));
+      const [first] = failures[0] ?? [];
+      assert.ok(first instanceof ApiError && first.code === 404, String(first));
+      await eventually(() => failures.length >= 4, 'three retries');
       informer.stop();
+      assert.deepEqual(
+        failures.slice(0, 4).map(([, ms]) => ms),
+        [20, 40, 50, 50],
+      );
+      const after = failures.length;
+      await new Promise((r) => setTimeout(r, 150));
+      assert.equal(failures.length, after, 'no retry after stop()');
     });
   });
 }

@@ -11,9 +11,9 @@
 // one (a watch with fieldSelector metadata.name per referenced Secret, in the Underlay's namespace),
 // never listed cluster-wide.
 //
-// Watches: a 410 Expired is handled by the Informer itself (relist); any other error stops it, and it
-// is restarted here with exponential backoff, resuming from the last resourceVersion (a stale one gets
-// 410 and a relist).
+// Watches: the Informer handles a 410 Expired (relist) and retries any other error with exponential
+// backoff (restartBackoffMs..restartBackoffMaxMs), resuming from the last resourceVersion (a stale
+// one gets 410 and a relist); errors are logged and counted here.
 
 import type { ValidationIssue } from '../api/issues.js';
 import { API_VERSION, GROUP, KINDS, VERSION } from '../api/kinds.js';
@@ -49,9 +49,9 @@ export interface KubernetesSourceOptions {
   log: Logger;
   /** Called on every change that may change the node's desired state (coalesce it). */
   onChange: (what: string) => void;
-  /** A watch stopped on an error and is restarted (for metrics). */
+  /** A watch failed and will be retried (for metrics). */
   onWatchError?: (resource: string) => void;
-  /** First restart delay after a watch error; doubles up to restartBackoffMaxMs. Default 1000. */
+  /** First retry delay after a watch error; doubles up to restartBackoffMaxMs (default 30 000). Default 1000. */
   restartBackoffMs?: number;
   restartBackoffMaxMs?: number;
 }
@@ -81,14 +81,12 @@ export interface KubernetesSourceState {
   objects: RoutingObject[];
 }
 
-/** An Informer with this source's restart policy: after an error, restart with exponential backoff. */
+/** An Informer, its sync state and its last error (the informer retries by itself, with backoff). */
 class Watched {
   readonly informer: Informer<KubeObject>;
   synced = false;
   lastError: string | undefined;
   private stopped = false;
-  private backoffMs: number;
-  private restartTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly label: string,
@@ -98,20 +96,20 @@ class Watched {
     private readonly src: KubernetesSource,
     onEvent: () => void,
   ) {
-    this.backoffMs = src.backoffInitialMs;
     this.informer = new Informer<KubeObject>({
       client,
       path,
       ...(fieldSelector !== undefined ? { fieldSelector } : {}),
+      retryInitialMs: src.backoffInitialMs,
+      retryMaxMs: src.backoffMaxMs,
       onList: () => {
         this.synced = true;
         this.lastError = undefined;
-        this.backoffMs = src.backoffInitialMs;
       },
       onAdd: onEvent,
       onUpdate: onEvent,
       onDelete: onEvent,
-      onError: (err) => this.failed(err),
+      onError: (err, retryInMs) => this.failed(err, retryInMs),
     });
   }
 
@@ -122,23 +120,14 @@ class Watched {
 
   stop(): void {
     this.stopped = true;
-    if (this.restartTimer) clearTimeout(this.restartTimer);
     this.informer.stop();
   }
 
-  private failed(err: unknown): void {
+  private failed(err: unknown, retryInMs: number): void {
     if (this.stopped) return;
     // An ApiError's message already says METHOD path: code reason: message.
     this.lastError = err instanceof Error ? err.message : String(err);
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.src.backoffMaxMs, this.backoffMs * 2);
-    this.src.watchFailed(this.label, this.lastError, delay);
-    if (this.restartTimer) clearTimeout(this.restartTimer);
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = undefined;
-      if (!this.stopped) void this.informer.start();
-    }, delay);
-    this.restartTimer.unref();
+    this.src.watchFailed(this.label, this.lastError, retryInMs);
   }
 }
 

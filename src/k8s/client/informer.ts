@@ -3,9 +3,10 @@
 // from the list's resourceVersion, tracking the resourceVersion of every event and bookmark. A watch
 // the server ends (its timeout) is resumed from the last resourceVersion; a 410 Expired (as the
 // watch's HTTP status or as an ERROR event) means that resourceVersion is gone: list again and emit
-// the differences (deletes for objects that went away meanwhile). Any other failure stops the
-// informer and goes to onError: the caller decides when to start() it again (it then resumes from
-// the last resourceVersion, or lists if it never listed).
+// the differences (deletes for objects that went away meanwhile). Any other failure goes to onError
+// and is retried after a delay that doubles from retryInitialMs up to retryMaxMs and starts again
+// after a successful list or watch (resuming from the last resourceVersion, or listing if it never
+// listed): every user of an informer wants it kept alive, so the policy lives here, once.
 import type { KubeClient } from './http.js';
 import type { KubeObject, ObjectList } from './resources.js';
 import { type WatchEvent, watch } from './watch.js';
@@ -16,8 +17,8 @@ export interface InformerHandlers<T> {
   onDelete?: (o: T) => void;
   /** After every successful list (the first one makes the informer synced). */
   onList?: () => void;
-  /** A list or watch failed with something else than 410; the informer has stopped. */
-  onError?: (err: unknown) => void;
+  /** A list or watch failed with something else than 410; the informer tries again in `retryInMs`. */
+  onError?: (err: unknown, retryInMs: number) => void;
 }
 
 export interface InformerOptions<T> extends InformerHandlers<T> {
@@ -31,6 +32,10 @@ export interface InformerOptions<T> extends InformerHandlers<T> {
    * (default 300, as client-go), spreading the reconnections of many clients.
    */
   watchTimeoutSeconds?: number;
+  /** Delay before the first retry after a failure (default 1000 ms); it doubles up to retryMaxMs. */
+  retryInitialMs?: number;
+  /** Default 30 000 ms. */
+  retryMaxMs?: number;
 }
 
 const keyOf = (o: KubeObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
@@ -64,8 +69,8 @@ export class Informer<T extends KubeObject> {
   }
 
   /**
-   * Starts (or restarts) listing and watching. Resolves once the first list was tried and, when it
-   * succeeded, the watch was opened or failed; never rejects (failures go to onError).
+   * Starts (or restarts) listing and watching until stop(). Resolves once the first list was tried
+   * and, when it succeeded, the watch was opened or failed; never rejects (failures go to onError).
    */
   start(): Promise<void> {
     this.run?.abort();
@@ -83,9 +88,14 @@ export class Informer<T extends KubeObject> {
 
   private async loop(signal: AbortSignal, started: () => void): Promise<void> {
     const timeout = this.o.watchTimeoutSeconds ?? 300;
+    const firstRetryMs = this.o.retryInitialMs ?? 1000;
+    let retryMs = firstRetryMs;
     while (!signal.aborted) {
       try {
-        if (this.rv === '') await this.relist(signal);
+        if (this.rv === '') {
+          await this.relist(signal);
+          retryMs = firstRetryMs;
+        }
         if (signal.aborted) return;
         const began = Date.now();
         let events = 0;
@@ -105,7 +115,10 @@ export class Informer<T extends KubeObject> {
             // long without a byte means the connection is dead.
             idleTimeoutMs: (2 * timeout + 60) * 1000,
             signal,
-            onOpen: started,
+            onOpen: () => {
+              retryMs = firstRetryMs;
+              started();
+            },
           },
         );
         // Ended normally: resume from the last resourceVersion.
@@ -116,9 +129,10 @@ export class Informer<T extends KubeObject> {
           this.rv = '';
           continue;
         }
-        if (this.run?.signal === signal) this.run = undefined;
-        this.o.onError?.(err);
-        return;
+        started();
+        this.o.onError?.(err, retryMs);
+        await sleep(retryMs, signal);
+        retryMs = Math.min(this.o.retryMaxMs ?? 30_000, retryMs * 2);
       }
     }
   }

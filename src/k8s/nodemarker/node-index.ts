@@ -103,7 +103,6 @@ export class NodeIndexer {
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
-  private restartTimer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
   private readonly seen = new Map<string, string | undefined>();
   /** True once the informer has listed the Nodes (it is then kept up to date, relisting when needed). */
@@ -135,12 +134,9 @@ export class NodeIndexer {
         this.seen.set(name, value);
         this.trigger();
       },
-      onError: (err) => {
-        if (this.stopped) return;
-        this.o.log.warn({ err }, 'node watch failed; restarting it');
-        this.restartTimer = setTimeout(() => {
-          if (!this.stopped) void this.informer.start();
-        }, 1000);
+      // The informer retries by itself, with backoff.
+      onError: (err, retryInMs) => {
+        if (!this.stopped) this.o.log.warn({ err, retryInMs }, 'node watch failed; retrying');
       },
     });
   }
@@ -156,7 +152,6 @@ export class NodeIndexer {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
-    clearTimeout(this.restartTimer);
     clearInterval(this.resyncTimer);
     this.informer.stop();
     await this.idle();
