@@ -12,7 +12,7 @@ import { KERNEL_TRUST_MS } from '../src/node/agent.js';
 import { reconcileOnce } from '../src/node/reconciler.js';
 import { RenderMemo } from '../src/node/render-memo.js';
 import { statusKb } from './guest-common.js';
-import { median } from './lib.js';
+import { emit, median, runScript } from './lib.js';
 import { FACTS, toObjects, workloadManifests } from './workload.js';
 
 interface Input {
@@ -24,14 +24,7 @@ interface Input {
   nic: string;
 }
 
-const emit = (o: unknown): void => {
-  process.stdout.write(`${JSON.stringify(o)}\n`);
-};
-
-async function main(): Promise<void> {
-  let text = '';
-  for await (const c of process.stdin) text += c;
-  const a = JSON.parse(text) as Input;
+async function main(a: Input): Promise<void> {
   let frrApplies = 0;
   let retried = 0;
   const frr = {
@@ -120,7 +113,4 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((e: unknown) => {
-  emit({ section: 'error', message: e instanceof Error ? (e.stack ?? e.message) : String(e) });
-  process.exitCode = 1;
-});
+runScript(main);

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { ApiServerStandIn, type KObject } from '../src/k8s/testing/apiserver-standin.js';
 import { emptyNodeRssKb, setupHostNamespace, startStubReloader, statusKb } from './guest-common.js';
-import { run, sleep } from './lib.js';
+import { emit, run, runScript, sleep } from './lib.js';
 import { NS, vniManifests, workloadManifests } from './workload.js';
 
 const HOST_NS = 'chost';
@@ -42,10 +42,6 @@ interface AgentDriver {
   removeVni(): Promise<void>;
   close(): Promise<void>;
 }
-
-const emit = (o: unknown): void => {
-  process.stdout.write(`${JSON.stringify(o)}\n`);
-};
 
 /** The agent's JSON log records, as they arrive. */
 class AgentLog {
@@ -204,10 +200,7 @@ function staticDriver(a: Input, dir: string): AgentDriver {
   };
 }
 
-async function main(): Promise<void> {
-  let text = '';
-  for await (const c of process.stdin) text += c;
-  const a = JSON.parse(text) as Input;
+async function main(a: Input): Promise<void> {
   await run('ip', ['netns', 'del', ROUTER_NS]);
   await run('ip', ['netns', 'del', HOST_NS]);
   await setupHostNamespace(HOST_NS, NIC);
@@ -267,7 +260,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  emit({ section: 'error', message: e instanceof Error ? (e.stack ?? e.message) : String(e) });
-  process.exitCode = 1;
-});
+runScript(main);

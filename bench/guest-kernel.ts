@@ -10,7 +10,7 @@ import { type AppliedBatch, applyKernelPlan, sysctlScript } from '../src/kernel/
 import type { KernelPlan } from '../src/kernel/model.js';
 import { NAMESPACE_DUMP_LINES, sysctlReadCommand } from '../src/kernel/read.js';
 import { emptyNodeRssKb, launcherNodeFlags, setupHostNamespace, startStubReloader } from './guest-common.js';
-import { median, run, runOk, sleep } from './lib.js';
+import { emit, median, run, runOk, runScript, sleep } from './lib.js';
 import { renderWorkload } from './workload.js';
 
 export const HOST_NS = 'bhost';
@@ -21,10 +21,6 @@ interface Input {
   reps: number;
   agent?: { n: number; noopReps: number; addReps: number; socket: string }[];
 }
-
-const emit = (o: unknown): void => {
-  process.stdout.write(`${JSON.stringify(o)}\n`);
-};
 
 async function clean(plan: KernelPlan): Promise<void> {
   await run('ip', ['netns', 'del', plan.routerNamespace]);
@@ -135,16 +131,10 @@ async function agent(a: NonNullable<Input['agent']>[number]): Promise<void> {
   }
 }
 
-async function main(): Promise<void> {
-  let text = '';
-  for await (const c of process.stdin) text += c;
-  const input = JSON.parse(text) as Input;
+async function main(input: Input): Promise<void> {
   for (const n of input.cold) await cold(n, input.reps);
   for (const a of input.agent ?? []) await agent(a);
   emit({ section: 'done' });
 }
 
-main().catch((e: unknown) => {
-  emit({ section: 'error', message: e instanceof Error ? (e.stack ?? e.message) : String(e) });
-  process.exitCode = 1;
-});
+runScript(main);

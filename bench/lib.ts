@@ -50,3 +50,24 @@ export async function runOk(cmd: string, args: readonly string[], input?: string
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Prints one result line of a benchmark script (its caller keeps the lines that start with `{`). */
+export function emit(o: unknown): void {
+  process.stdout.write(`${JSON.stringify(o)}\n`);
+}
+
+/**
+ * Runs a benchmark script whose input is JSON on stdin: a failure is printed as an `error` line (with
+ * its stack) and makes the exit status 1.
+ */
+export function runScript<Input>(main: (input: Input) => Promise<void>): void {
+  const go = async (): Promise<void> => {
+    let text = '';
+    for await (const c of process.stdin) text += c;
+    await main(JSON.parse(text) as Input);
+  };
+  go().catch((e: unknown) => {
+    emit({ section: 'error', message: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+    process.exitCode = 1;
+  });
+}
