@@ -84,7 +84,6 @@ export interface KubernetesSourceState {
 /** An Informer, its sync state and its last error (the informer retries by itself, with backoff). */
 class Watched {
   readonly informer: Informer<KubeObject>;
-  synced = false;
   lastError: string | undefined;
   private stopped = false;
 
@@ -103,7 +102,6 @@ class Watched {
       retryInitialMs: src.backoffInitialMs,
       retryMaxMs: src.backoffMaxMs,
       onList: () => {
-        this.synced = true;
         this.lastError = undefined;
       },
       onAdd: onEvent,
@@ -111,6 +109,10 @@ class Watched {
       onDelete: onEvent,
       onError: (err, retryInMs) => this.failed(err, retryInMs),
     });
+  }
+
+  get synced(): boolean {
+    return this.informer.synced;
   }
 
   start(): Promise<void> {

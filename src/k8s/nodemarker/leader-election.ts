@@ -33,8 +33,6 @@ export interface LeaderElectionOptions {
   onChange?: (leading: boolean) => void;
 }
 
-const isStatus = isApiError;
-
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
@@ -145,7 +143,7 @@ export class LeaderElector {
     try {
       lease = await this.leases.get(name, namespace);
     } catch (err) {
-      if (!isStatus(err, 404)) throw err;
+      if (!isApiError(err, 404)) throw err;
       try {
         const created = await this.leases.create({
           apiVersion: 'coordination.k8s.io/v1',
@@ -162,7 +160,7 @@ export class LeaderElector {
         this.observe(created);
         return true;
       } catch (e) {
-        if (isStatus(e, 409)) return false; // another candidate created it first
+        if (isApiError(e, 409)) return false; // another candidate created it first
         throw e;
       }
     }
@@ -189,7 +187,7 @@ export class LeaderElector {
       this.observe(updated);
       return true;
     } catch (err) {
-      if (isStatus(err, 409)) return false; // someone else wrote the Lease since we read it
+      if (isApiError(err, 409)) return false; // someone else wrote the Lease since we read it
       throw err;
     }
   }

@@ -106,7 +106,9 @@ export class NodeIndexer {
   private idleWaiters: (() => void)[] = [];
   private readonly seen = new Map<string, string | undefined>();
   /** True once the informer has listed the Nodes (it is then kept up to date, relisting when needed). */
-  synced = false;
+  get synced(): boolean {
+    return this.informer.synced;
+  }
 
   constructor(opts: NodeIndexerOptions) {
     this.o = opts;
@@ -116,9 +118,6 @@ export class NodeIndexer {
     this.informer = new Informer<Node>({
       client: opts.client,
       path: collectionPath(NODES),
-      onList: () => {
-        this.synced = true;
-      },
       onAdd: (n) => {
         this.seen.set(n.metadata?.name ?? '', n.metadata?.annotations?.[NODE_INDEX_ANNOTATION]);
         this.trigger();
